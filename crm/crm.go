@@ -1,0 +1,173 @@
+// Package crm is the adapter contract between the sync loop and a CRM: the SMS as the loop sees it, contact
+// queries and matches, activities to log, and the typed error that tells the loop what to do next.
+//
+// Nothing here speaks HTTP: crm/hubspot and crm/salesforce do, each for its own CRM.
+package crm
+
+import (
+	"context"
+	"time"
+)
+
+// SMS is one Onoff SMS event, normalised. It is what mappings and adapters see.
+type SMS struct {
+	ID              string    // Onoff's id of the SMS log; unique per SMS
+	Direction       string    // "SENT" (the Onoff user wrote it) or "RECEIVED"
+	Date            time.Time // when it was sent or received, UTC
+	Body            string
+	UserName        string // the Onoff user
+	UserEmail       string
+	UserNumber      Phone // the Onoff user's own (virtual) number
+	External        Phone // the other party
+	ExternalName    string
+	ExternalEmail   string
+	ExternalCompany string // undocumented field; filled when the payload carries one
+}
+
+// Contact is a CRM record an SMS can be logged on.
+type Contact struct {
+	ID           string
+	Kind         string // "contact", or "lead" (Salesforce)
+	Name         string
+	FirstName    string
+	LastName     string
+	Email        string
+	Phones       []string // every phone the CRM returned for it, as stored
+	OwnerID      string
+	CompanyID    string // HubSpot primary company id, Salesforce AccountId
+	LastModified time.Time
+}
+
+// Contact kinds.
+const (
+	KindContact = "contact"
+	KindLead    = "lead"
+)
+
+// ContactQuery asks for the contacts matching one key: a phone number or an email, never both.
+type ContactQuery struct {
+	Phone Phone  // set for a phone query
+	Email string // set for an email query (lower case)
+	// PhoneFields names the CRM fields that hold phones, from the mapping; empty means the adapter's default.
+	PhoneFields []string
+}
+
+// Key is the query's stable identity, used as the contact cache key: "phone:+33612345678" or "email:a@b.fr".
+func (q ContactQuery) Key() string {
+	if q.Email != "" {
+		return "email:" + q.Email
+	}
+	if q.Phone.E164 != "" {
+		return "phone:" + q.Phone.E164
+	}
+	return "phone:" + q.Phone.Raw
+}
+
+// NewContact is a contact (or lead) to create when nothing matches and the mapping says create.
+type NewContact struct {
+	Kind      string // KindContact or KindLead; adapters that know only contacts ignore it
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     Phone
+	Company   string
+	OwnerID   string
+	Fields    map[string]string // extra CRM fields from the mapping, by CRM field name
+}
+
+// Activity is one SMS to log on a contact's timeline.
+type Activity struct {
+	SourceID    string    // the Onoff SMS id
+	ContactID   string    // "" when logging without a contact (where the CRM allows it)
+	ContactKind string    // KindContact or KindLead
+	CompanyID   string    // associate/relate to this company too; "" for none
+	OwnerID     string    // CRM owner/user id; "" for the CRM's default
+	Timestamp   time.Time // when the SMS happened
+	// Fields are the CRM fields the mapping rendered, by CRM field name (hs_communication_body, Subject, ...).
+	Fields map[string]string
+	// IDField names the CRM field that holds SourceID for idempotent writes (a HubSpot communications property,
+	// a Salesforce external-ID field on Task); "" when the mapping names none. The adapter sets it.
+	IDField string
+	// IDFieldUnique says the CRM enforces IDField's uniqueness, so it can be read or upserted without search lag.
+	IDFieldUnique bool
+}
+
+// Result is the outcome of one activity in a batch: the CRM record id, or an error (usually an *Error).
+type Result struct {
+	ID  string
+	Err error
+}
+
+// Limits are what an adapter declares about batching.
+type Limits struct {
+	SearchBatch int // contact queries per FindContacts call (1 when the CRM cannot batch searches)
+	WriteBatch  int // activities per LogActivities call
+}
+
+// Client is a CRM adapter. Methods may be called from one goroutine at a time per destination; an adapter
+// must not assume more concurrency than that, nor less. Every method honours ctx (cancel and deadline).
+// Errors should be *Error so the loop knows whether to retry, wait, pause or give up; anything else is
+// classified by Classify.
+type Client interface {
+	// Limits declares batch sizes. It is called once, after New.
+	Limits() Limits
+
+	// FindContacts runs queries and returns, for each query in order, the contacts that really match it
+	// (phone hits confirmed by comparing normalised numbers). An empty slice means no match. A non-nil error
+	// fails the whole call.
+	FindContacts(ctx context.Context, queries []ContactQuery) ([][]Contact, error)
+
+	// CreateContact creates a contact (or lead). When the CRM says it already exists and names it, the adapter
+	// returns that record with a nil error.
+	CreateContact(ctx context.Context, c NewContact) (Contact, error)
+
+	// ResolveOwner returns the CRM owner/user id for an Onoff user's email, or "" with a nil error when the
+	// CRM has no such active user.
+	ResolveOwner(ctx context.Context, email string) (string, error)
+
+	// LogActivities logs a batch (at most Limits().WriteBatch) and returns one Result per activity, in order.
+	// A non-nil error means the call as a whole failed and applies to every activity.
+	LogActivities(ctx context.Context, acts []Activity) ([]Result, error)
+}
+
+// ActivityFinder is an optional capability: an adapter that can tell whether an activity was already logged
+// (by its IDField) implements it. The loop uses it before re-sending an activity whose earlier attempt ended
+// ambiguously (a timeout, a crash after sending).
+type ActivityFinder interface {
+	// FindActivity returns the id of the record holding a.SourceID in a.IDField, or "" when there is none.
+	FindActivity(ctx context.Context, a Activity) (string, error)
+	// IndexLag is how long after a write FindActivity may still miss it (0 when it reads without a search index).
+	IndexLag(a Activity) time.Duration
+}
+
+// Checker is an optional capability for `onoffsync check --online`: one cheap call that proves the
+// credentials work, with a human-readable summary (never including secrets).
+type Checker interface {
+	Check(ctx context.Context) (string, error)
+}
+
+// Throttle paces an adapter's outgoing calls. The loop provides one per destination; adapters call Wait
+// before each HTTP request with the limit kind it counts against (e.g. "search", "write").
+// Wait returns ctx.Err() when ctx ends first.
+type Throttle interface {
+	Wait(ctx context.Context, kind string) error
+}
+
+// Unthrottled is a Throttle that never waits, for tests and tools.
+type Unthrottled struct{}
+
+// Wait returns at once, or ctx.Err() when ctx is already done.
+func (Unthrottled) Wait(ctx context.Context, _ string) error { return ctx.Err() }
+
+// RateLimit is a CRM's documented limit for one kind of call, as an adapter declares it.
+type RateLimit struct {
+	Kind  string  // "search", "write", "requests", ...
+	Rate  float64 // sustained calls per second
+	Burst int
+}
+
+// RateLimiter is an optional capability: an adapter that declares its CRM's rate limits per kind, so the
+// loop seeds its Throttle with them (config may override).
+type RateLimiter interface {
+	RateLimits() []RateLimit
+}

@@ -1,0 +1,132 @@
+package crm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Action says what the loop should do after a failed CRM call.
+type Action int
+
+const (
+	// Retry later with backoff: a transient failure (5xx, timeout, connection reset).
+	Retry Action = iota
+	// Permanent: the same request will never succeed; dead-letter the job at once.
+	Permanent
+	// RateLimited: wait RetryAfter (or until Until), slow down, and do not count an attempt.
+	RateLimited
+	// Pause the whole destination: broken credentials or an exhausted quota. Until is when to resume; zero
+	// means until the configuration is fixed (or an admin resumes it).
+	Pause
+	// Done: the record already exists (ID names it); treat the job as delivered.
+	Done
+)
+
+func (a Action) String() string {
+	switch a {
+	case Retry:
+		return "retry"
+	case Permanent:
+		return "permanent"
+	case RateLimited:
+		return "rate_limited"
+	case Pause:
+		return "pause"
+	case Done:
+		return "done"
+	}
+	return fmt.Sprintf("action(%d)", int(a))
+}
+
+// Error is a classified CRM failure.
+type Error struct {
+	Action     Action
+	Status     int           // HTTP status, 0 for transport errors
+	Code       string        // the CRM's category or errorCode (VALIDATION_ERROR, INVALID_SESSION_ID, ...)
+	Message    string        // the CRM's message, safe to show an admin (no secrets)
+	RetryAfter time.Duration // RateLimited/Retry: how long the CRM asked us to wait
+	Until      time.Time     // RateLimited/Pause: when the limit resets (daily caps); zero if unknown
+	Daily      bool          // RateLimited: the daily cap, not a short window
+	Limit      string        // RateLimited: the limit kind that was hit ("search", "write", ...)
+	ID         string        // Done: the existing record
+	Err        error         // underlying error, if any
+}
+
+func (e *Error) Error() string {
+	s := e.Action.String()
+	if e.Status != 0 {
+		s += fmt.Sprintf(" (HTTP %d)", e.Status)
+	}
+	if e.Code != "" {
+		s += " " + e.Code
+	}
+	if e.Message != "" {
+		s += ": " + e.Message
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Ambiguous reports whether the failed request may have been applied by the CRM anyway (a transport error or
+// a 5xx after the request was sent): before sending it again, the loop checks whether the record exists.
+func (e *Error) Ambiguous() bool {
+	return e.Action == Retry && (e.Status == 0 || e.Status >= 500)
+}
+
+// Classify turns any error into an *Error. An *Error anywhere in the chain is returned as is; a context
+// cancellation stays a Retry; anything else is a transport failure and retryable.
+func Classify(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Action: Retry, Message: "network error", Err: err}
+	}
+	return &Error{Action: Retry, Err: err}
+}
+
+// FromStatus is the fallback classification by HTTP status, for responses an adapter leaves unclassified:
+// 408, 425, 429 and 5xx are retryable (429 as RateLimited), other 4xx permanent. retryAfter comes from the
+// Retry-After header when there was one.
+func FromStatus(status int, code, message string, retryAfter time.Duration) *Error {
+	e := &Error{Status: status, Code: code, Message: message, RetryAfter: retryAfter}
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.Action = RateLimited
+	case status == http.StatusRequestTimeout, status == http.StatusTooEarly, status >= 500:
+		e.Action = Retry
+	case status >= 400:
+		e.Action = Permanent
+	default:
+		e.Action = Retry
+	}
+	return e
+}
+
+// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date) relative to now; 0 when absent or bad.
+func ParseRetryAfter(h string, now time.Time) time.Duration {
+	if h == "" {
+		return 0
+	}
+	var secs int
+	if _, err := fmt.Sscanf(h, "%d", &secs); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

@@ -1,0 +1,110 @@
+package crm
+
+import (
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Phone is a phone number as received and, when it parses, normalised.
+type Phone struct {
+	Raw      string // as Onoff sent it
+	E164     string // "+33612345678"; "" when the number does not parse as a phone number
+	National string // national significant number, digits only, no trunk prefix: "612345678"
+	Trunk    string // national number as dialled inside the country, digits only: "0612345678"
+	Region   string // ISO 3166 region of the number, "FR"
+}
+
+// Valid reports whether the number parsed as a (possible) phone number. Short codes and alphanumeric
+// senders are not: matching falls back to email for them.
+func (p Phone) Valid() bool { return p.E164 != "" }
+
+// Digits returns the digit-only search variants of the number, most specific first and without repeats:
+// E.164 without "+", the national number with its trunk prefix, the national significant number. For a
+// number that did not parse it returns its digits alone, if it has any.
+func (p Phone) Digits() []string {
+	var out []string
+	add := func(s string) {
+		if s == "" {
+			return
+		}
+		for _, o := range out {
+			if o == s {
+				return
+			}
+		}
+		out = append(out, s)
+	}
+	if p.Valid() {
+		add(strings.TrimPrefix(p.E164, "+"))
+		add(p.Trunk)
+		add(p.National)
+		return out
+	}
+	add(phonenumbers.NormalizeDigitsOnly(p.Raw))
+	return out
+}
+
+// ParsePhone parses raw with region as the country for national-format numbers (an ISO code such as "FR").
+// A number written with a leading "+" or "00" needs no region. It never fails: an unparseable number comes
+// back with only Raw set.
+func ParsePhone(raw, region string) Phone {
+	p := Phone{Raw: raw}
+	s := strings.TrimSpace(raw)
+	if s == "" || !hasDigit(s) || hasLetter(s) {
+		return p
+	}
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+		return p
+	}
+	nsn := phonenumbers.GetNationalSignificantNumber(num)
+	if len(nsn) < 6 { // short codes are possible numbers in some plans; they are not people
+		return p
+	}
+	p.E164 = phonenumbers.Format(num, phonenumbers.E164)
+	p.National = nsn
+	p.Region = phonenumbers.GetRegionCodeForNumber(num)
+	if p.Region == "" || p.Region == "ZZ" { // a number in no assigned range still has a country
+		p.Region = phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
+	}
+	p.Trunk = phonenumbers.NormalizeDigitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+	return p
+}
+
+// RegionFor picks the region to parse an external number with: the country of the Onoff user's own number
+// when that number is international (starts with + or 00), else fallback.
+func RegionFor(userNumber, fallback string) string {
+	s := strings.TrimSpace(userNumber)
+	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
+		if p := ParsePhone(s, ""); p.Region != "" && p.Region != "ZZ" {
+			return p.Region
+		}
+	}
+	return fallback
+}
+
+// SamePhone reports whether a number stored in a CRM (in any format) is the same number as p. A stored
+// national-format number is read in p's region.
+func SamePhone(stored string, p Phone) bool {
+	if !p.Valid() || strings.TrimSpace(stored) == "" {
+		return false
+	}
+	q := ParsePhone(stored, p.Region)
+	return q.Valid() && q.E164 == p.E164
+}
+
+func hasDigit(s string) bool { return strings.ContainsAny(s, "0123456789") }
+
+func hasLetter(s string) bool {
+	for _, r := range s {
+		if (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') {
+			// "ext" style suffixes are rare in SMS senders; letters mean an alphanumeric sender
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,54 @@
+package crm
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParsePhone(t *testing.T) {
+	tests := []struct {
+		name, raw, region string
+		want              Phone
+	}{
+		{"national FR", "06 12 34 56 78", "FR", Phone{Raw: "06 12 34 56 78", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR"}},
+		{"e164", "+33612345678", "US", Phone{Raw: "+33612345678", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR"}},
+		{"00 prefix", "0033612345678", "US", Phone{Raw: "0033612345678", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR"}},
+		{"US national", "(415) 555-2671", "US", Phone{Raw: "(415) 555-2671", E164: "+14155552671", National: "4155552671", Trunk: "4155552671", Region: "US"}},
+		{"short code", "36180", "FR", Phone{Raw: "36180"}},
+		{"alphanumeric", "AMAZON", "FR", Phone{Raw: "AMAZON"}},
+		{"empty", "", "FR", Phone{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParsePhone(tt.raw, tt.region)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParsePhone(%q, %q) mismatch (-want +got):\n%s", tt.raw, tt.region, diff)
+			}
+		})
+	}
+}
+
+func TestDigitsAndSame(t *testing.T) {
+	p := ParsePhone("0612345678", "FR")
+	if got, want := p.Digits(), []string{"33612345678", "0612345678", "612345678"}; !cmp.Equal(got, want) {
+		t.Errorf("Digits() = %v, want %v", got, want)
+	}
+	for _, stored := range []string{"+33 6 12 34 56 78", "06.12.34.56.78", "0033612345678"} {
+		if !SamePhone(stored, p) {
+			t.Errorf("SamePhone(%q) = false, want true", stored)
+		}
+	}
+	if SamePhone("+33612345679", p) {
+		t.Error("SamePhone(other number) = true, want false")
+	}
+}
+
+func TestRegionFor(t *testing.T) {
+	if got := RegionFor("+447700900123", "FR"); got != "GB" {
+		t.Errorf("RegionFor(GB number) = %q, want GB", got)
+	}
+	if got := RegionFor("0612345678", "FR"); got != "FR" {
+		t.Errorf("RegionFor(national) = %q, want FR", got)
+	}
+}
