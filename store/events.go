@@ -1,0 +1,227 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Event statuses.
+const (
+	Accepted    = "accepted"    // a valid SMS: one job per destination
+	Quarantined = "quarantined" // authenticated but odd: kept for an admin, no jobs
+	Ignored     = "ignored"     // stored but not synced (call events, other eventNames)
+	Duplicate   = "duplicate"   // requeued from quarantine, found to repeat an accepted event
+)
+
+// Event is one authenticated webhook as received.
+type Event struct {
+	Seq       uint64            `json:"seq"`
+	Class     string            `json:"class"` // which webhook: "sms" or "call"
+	Status    string            `json:"status"`
+	SourceID  string            `json:"source_id,omitempty"` // Onoff's id
+	EventName string            `json:"event_name,omitempty"`
+	Received  time.Time         `json:"received"`
+	Raw       []byte            `json:"raw,omitempty"` // the body exactly as received (nil once retention erased it)
+	Problems  map[string]string `json:"problems,omitempty"`
+	Dests     []string          `json:"dests,omitempty"` // destinations that got a job
+}
+
+func eventKey(seq uint64) []byte { return u64(seq) }
+
+func idKey(class, sourceID string) []byte { return []byte(class + ":" + sourceID) }
+
+// Enqueue stores ev durably and, when it is Accepted, one pending job per destination. An event whose Class
+// and SourceID were stored before is a redelivery: nothing is written and dup is true, with the first one's seq.
+// It returns once the write is fsync'd; any error means nothing was stored.
+func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err error) {
+	now := s.now()
+	err = s.update(func(tx *bolt.Tx) error {
+		seq, dup = 0, false
+		if ev.SourceID != "" {
+			if v := tx.Bucket(bIDs).Get(idKey(ev.Class, ev.SourceID)); v != nil {
+				seq, dup = decodeU64(v), true
+				return nil
+			}
+		}
+		e := ev
+		e.Dests = nil
+		if e.Status == Accepted {
+			e.Dests = dests
+		}
+		var err error
+		seq, err = insertEvent(tx, &e, now)
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
+	}
+	if !dup && ev.Status == Accepted {
+		s.notifyDests(dests)
+	}
+	return seq, dup, nil
+}
+
+func insertEvent(tx *bolt.Tx, e *Event, now time.Time) (uint64, error) {
+	events := tx.Bucket(bEvents)
+	seq, err := events.NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	e.Seq = seq
+	if e.Received.IsZero() {
+		e.Received = now
+	}
+	if err := putJSON(events, eventKey(seq), e); err != nil {
+		return 0, err
+	}
+	if e.SourceID != "" {
+		if err := tx.Bucket(bIDs).Put(idKey(e.Class, e.SourceID), u64(seq)); err != nil {
+			return 0, err
+		}
+	}
+	if e.Status == Quarantined {
+		if err := tx.Bucket(bQuarantine).Put(eventKey(seq), nil); err != nil {
+			return 0, err
+		}
+		if err := addCount(tx, "", Quarantined, 1); err != nil {
+			return 0, err
+		}
+	}
+	for _, d := range e.Dests {
+		j := &Job{Created: now, NextAttempt: now, State: Pending}
+		if err := putJob(tx, jobKey(d, seq), j, ""); err != nil {
+			return 0, err
+		}
+	}
+	return seq, nil
+}
+
+func decodeU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// Event returns the event stored under seq, or ErrNotFound.
+func (s *Store) Event(seq uint64) (Event, error) {
+	var e Event
+	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bEvents), eventKey(seq), &e) })
+	return e, err
+}
+
+// EventBySource returns the event Onoff sent with this id on the given webhook class, or ErrNotFound.
+func (s *Store) EventBySource(class, sourceID string) (Event, error) {
+	var e Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bIDs).Get(idKey(class, sourceID))
+		if v == nil {
+			return ErrNotFound
+		}
+		return getJSON(tx.Bucket(bEvents), v, &e)
+	})
+	return e, err
+}
+
+// Quarantine lists up to limit quarantined events, oldest first, starting after seq after.
+func (s *Store) Quarantine(after uint64, limit int) ([]Event, error) {
+	var out []Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bQuarantine).Cursor()
+		for k, _ := c.Seek(eventKey(after + 1)); k != nil && len(out) < limit; k, _ = c.Next() {
+			var e Event
+			if err := getJSON(tx.Bucket(bEvents), k, &e); err != nil {
+				return fmt.Errorf("event %d: %w", decodeU64(k), err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Revalidate is what an admin's requeue does to a quarantined event: it re-reads the raw body and returns the
+// event's new status, problems and source id, and the destinations to create jobs for when it is now Accepted.
+type Revalidate func(e Event) (Event, []string)
+
+// RequeueQuarantined re-validates the quarantined event seq with fix. If it is now Accepted, it leaves the
+// quarantine and gets its jobs (or becomes Duplicate when its id was accepted meanwhile); otherwise it stays,
+// with its problems updated. It returns the event as stored.
+func (s *Store) RequeueQuarantined(seq uint64, fix Revalidate) (Event, error) {
+	var out Event
+	var dests []string
+	now := s.now()
+	err := s.update(func(tx *bolt.Tx) error {
+		dests = nil
+		if tx.Bucket(bQuarantine).Get(eventKey(seq)) == nil {
+			return ErrNotFound
+		}
+		var e Event
+		if err := getJSON(tx.Bucket(bEvents), eventKey(seq), &e); err != nil {
+			return err
+		}
+		ne, ds := fix(e)
+		ne.Seq, ne.Received, ne.Raw, ne.Class = e.Seq, e.Received, e.Raw, e.Class
+		if ne.Status != Quarantined {
+			if ne.SourceID != "" {
+				if v := tx.Bucket(bIDs).Get(idKey(ne.Class, ne.SourceID)); v != nil && decodeU64(v) != seq {
+					ne.Status, ds = Duplicate, nil
+				} else if err := tx.Bucket(bIDs).Put(idKey(ne.Class, ne.SourceID), u64(seq)); err != nil {
+					return err
+				}
+			}
+			if err := tx.Bucket(bQuarantine).Delete(eventKey(seq)); err != nil {
+				return err
+			}
+			if err := addCount(tx, "", Quarantined, -1); err != nil {
+				return err
+			}
+			if ne.Status == Accepted {
+				ne.Dests = ds
+				dests = ds
+				for _, d := range ds {
+					if err := putJob(tx, jobKey(d, seq), &Job{Created: now, NextAttempt: now, State: Pending}, ""); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		out = ne
+		return putJSON(tx.Bucket(bEvents), eventKey(seq), &ne)
+	})
+	if err != nil {
+		return Event{}, fmt.Errorf("requeue quarantined %d: %w", seq, err)
+	}
+	s.notifyDests(dests)
+	return out, nil
+}
+
+// DropQuarantined deletes the quarantined event seq for good (its id stays known, so a redelivery of it is
+// still answered as a duplicate).
+func (s *Store) DropQuarantined(seq uint64) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bQuarantine).Get(eventKey(seq)) == nil {
+			return ErrNotFound
+		}
+		if err := tx.Bucket(bQuarantine).Delete(eventKey(seq)); err != nil {
+			return err
+		}
+		if err := addCount(tx, "", Quarantined, -1); err != nil {
+			return err
+		}
+		return tx.Bucket(bEvents).Delete(eventKey(seq))
+	})
+	if err != nil {
+		return fmt.Errorf("drop quarantined %d: %w", seq, err)
+	}
+	return nil
+}
+
+func hasPrefix(k, p []byte) bool { return bytes.HasPrefix(k, p) }

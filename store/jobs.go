@@ -1,0 +1,387 @@
+package store
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Job states.
+const (
+	Pending  = "pending"   // waiting for its first (or a released) attempt
+	InFlight = "in_flight" // claimed by the sync loop; found at startup, it becomes pending and ambiguous
+	Retrying = "retrying"  // failed, waiting for NextAttempt
+	Done     = "done"      // logged in the CRM; RecordID says where
+	Skipped  = "skipped"   // a mapping rule chose not to sync it
+	Dead     = "dead"      // given up: LastError says why; an admin can retry or drop it
+)
+
+// States lists every job state in display order.
+var States = []string{Pending, InFlight, Retrying, Done, Skipped, Dead}
+
+func active(state string) bool { return state == Pending || state == InFlight || state == Retrying }
+
+// Job is the delivery of one event to one destination.
+type Job struct {
+	Dest        string    `json:"-"`
+	Seq         uint64    `json:"-"`
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	Created     time.Time `json:"created"`
+	NextAttempt time.Time `json:"next_attempt"`
+	SentAt      time.Time `json:"sent_at,omitzero"` // when an attempt last went out
+	Finished    time.Time `json:"finished,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	RecordID    string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
+	ContactID   string    `json:"contact_id,omitempty"` // the CRM contact it was logged on
+	// Ambiguous marks a job whose last attempt may have reached the CRM (timeout, crash after sending).
+	Ambiguous bool `json:"ambiguous,omitempty"`
+}
+
+// Claimed is a job handed to the sync loop, with its event.
+type Claimed struct {
+	Job   Job
+	Event Event
+}
+
+func getJob(tx *bolt.Tx, k []byte) (*Job, error) {
+	var j Job
+	if err := getJSON(tx.Bucket(bJobs), k, &j); err != nil {
+		return nil, fmt.Errorf("job %x: %w", k, err)
+	}
+	j.Dest, j.Seq = splitJobKey(k)
+	return &j, nil
+}
+
+// putJob writes j under k and keeps the indexes and counters in step with its move from old (""for a new job).
+func putJob(tx *bolt.Tx, k []byte, j *Job, old string) error {
+	dest, _ := splitJobKey(k)
+	if err := putJSON(tx.Bucket(bJobs), k, j); err != nil {
+		return err
+	}
+	if old == j.State {
+		return nil
+	}
+	if err := addCount(tx, dest, old, -1); err != nil {
+		return err
+	}
+	if err := addCount(tx, dest, j.State, 1); err != nil {
+		return err
+	}
+	if active(j.State) && !active(old) {
+		if err := tx.Bucket(bQueue).Put(k, nil); err != nil {
+			return err
+		}
+	} else if !active(j.State) && active(old) {
+		if err := tx.Bucket(bQueue).Delete(k); err != nil {
+			return err
+		}
+	}
+	if j.State == Dead {
+		return tx.Bucket(bDead).Put(k, nil)
+	}
+	if old == Dead {
+		return tx.Bucket(bDead).Delete(k)
+	}
+	return nil
+}
+
+// Claim marks up to max of dest's due jobs (pending or retrying with NextAttempt <= now) in flight, oldest
+// first, and returns them with their events. next is the earliest NextAttempt of the jobs it saw but left
+// (zero when none), so the caller knows when to look again.
+func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next time.Time, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		jobs, next = jobs[:0], time.Time{}
+		p := destPrefix(dest)
+		c := tx.Bucket(bQueue).Cursor()
+		var claim [][]byte
+		for k, _ := c.Seek(p); k != nil && hasPrefix(k, p) && len(claim) < max; k, _ = c.Next() {
+			j, err := getJob(tx, k)
+			if err != nil {
+				return err
+			}
+			if j.State == InFlight {
+				continue
+			}
+			if j.NextAttempt.After(now) {
+				if next.IsZero() || j.NextAttempt.Before(next) {
+					next = j.NextAttempt
+				}
+				continue
+			}
+			claim = append(claim, append([]byte(nil), k...))
+		}
+		for _, k := range claim {
+			j, err := getJob(tx, k)
+			if err != nil {
+				return err
+			}
+			old := j.State
+			j.State = InFlight
+			if err := putJob(tx, k, j, old); err != nil {
+				return err
+			}
+			var e Event
+			if err := getJSON(tx.Bucket(bEvents), eventKey(j.Seq), &e); err != nil {
+				return fmt.Errorf("event %d: %w", j.Seq, err)
+			}
+			jobs = append(jobs, Claimed{Job: *j, Event: e})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("claim %s: %w", dest, err)
+	}
+	return jobs, next, nil
+}
+
+// Outcome is what happened to a claimed job.
+type Outcome struct {
+	Dest  string
+	Seq   uint64
+	State string // Done, Skipped, Retrying, Dead, or Pending (handed back without counting an attempt)
+	// Attempted counts an attempt (false for rate limits and pauses, which are not the job's fault).
+	Attempted   bool
+	NextAttempt time.Time
+	Error       string
+	RecordID    string
+	ContactID   string
+	Ambiguous   bool
+	Sent        bool // a request went out for it (sets SentAt)
+}
+
+// Complete records outcomes in one durable write. The CRM record id in a Done outcome is what prevents a
+// second delivery, so callers complete as soon as the CRM confirms.
+func (s *Store) Complete(outs []Outcome) error {
+	now := s.now()
+	err := s.update(func(tx *bolt.Tx) error {
+		for _, o := range outs {
+			k := jobKey(o.Dest, o.Seq)
+			j, err := getJob(tx, k)
+			if err != nil {
+				return err
+			}
+			old := j.State
+			j.State = o.State
+			if o.Attempted {
+				j.Attempts++
+			}
+			j.NextAttempt = o.NextAttempt
+			if o.Error != "" || o.State == Done {
+				j.LastError = o.Error
+			}
+			if o.RecordID != "" {
+				j.RecordID = o.RecordID
+			}
+			if o.ContactID != "" {
+				j.ContactID = o.ContactID
+			}
+			if o.Sent {
+				j.SentAt = now
+			}
+			j.Ambiguous = o.Ambiguous || (j.Ambiguous && o.State != Done && !o.Sent)
+			if !active(o.State) {
+				j.Finished = now
+			}
+			if err := putJob(tx, k, j, old); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete %d jobs: %w", len(outs), err)
+	}
+	return nil
+}
+
+// Jobs returns the jobs of event seq, one per destination.
+func (s *Store) Jobs(seq uint64) ([]Job, error) {
+	var out []Job
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var e Event
+		if err := getJSON(tx.Bucket(bEvents), eventKey(seq), &e); err != nil {
+			return err
+		}
+		for _, d := range e.Dests {
+			j, err := getJob(tx, jobKey(d, seq))
+			if err != nil {
+				continue // dropped dead letter
+			}
+			out = append(out, *j)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeadLetters lists up to limit dead jobs of dest ("" for every destination) with their events.
+func (s *Store) DeadLetters(dest string, limit int) ([]Claimed, error) {
+	var out []Claimed
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bDead).Cursor()
+		var p []byte
+		if dest != "" {
+			p = destPrefix(dest)
+		}
+		for k, _ := c.Seek(p); k != nil && hasPrefix(k, p) && len(out) < limit; k, _ = c.Next() {
+			j, err := getJob(tx, k)
+			if err != nil {
+				return err
+			}
+			var e Event
+			if err := getJSON(tx.Bucket(bEvents), eventKey(j.Seq), &e); err != nil {
+				return fmt.Errorf("event %d: %w", j.Seq, err)
+			}
+			out = append(out, Claimed{Job: *j, Event: e})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Selector picks dead letters: one (Dest and Seq), a destination's (Dest), or all (zero value).
+type Selector struct {
+	Dest string
+	Seq  uint64
+}
+
+func (sel Selector) keys(tx *bolt.Tx) [][]byte {
+	if sel.Seq != 0 {
+		k := jobKey(sel.Dest, sel.Seq)
+		if tx.Bucket(bDead).Get(k) == nil {
+			return nil
+		}
+		return [][]byte{k}
+	}
+	var p []byte
+	if sel.Dest != "" {
+		p = destPrefix(sel.Dest)
+	}
+	var out [][]byte
+	c := tx.Bucket(bDead).Cursor()
+	for k, _ := c.Seek(p); k != nil && hasPrefix(k, p); k, _ = c.Next() {
+		out = append(out, append([]byte(nil), k...))
+	}
+	return out
+}
+
+// RetryDead makes the selected dead jobs pending again with a fresh attempt count, and returns how many.
+func (s *Store) RetryDead(sel Selector) (int, error) {
+	now := s.now()
+	var n int
+	var dests []string
+	err := s.update(func(tx *bolt.Tx) error {
+		n, dests = 0, nil
+		for _, k := range sel.keys(tx) {
+			j, err := getJob(tx, k)
+			if err != nil {
+				return err
+			}
+			j.State, j.Attempts, j.NextAttempt, j.Finished = Pending, 0, now, time.Time{}
+			if err := putJob(tx, k, j, Dead); err != nil {
+				return err
+			}
+			n++
+			dests = append(dests, j.Dest)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retry dead: %w", err)
+	}
+	s.notifyDests(uniq(dests))
+	return n, nil
+}
+
+// DropDead deletes the selected dead jobs (their events stay for deduplication) and returns how many.
+func (s *Store) DropDead(sel Selector) (int, error) {
+	var n int
+	err := s.update(func(tx *bolt.Tx) error {
+		n = 0
+		for _, k := range sel.keys(tx) {
+			dest, _ := splitJobKey(k)
+			if err := tx.Bucket(bJobs).Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bDead).Delete(k); err != nil {
+				return err
+			}
+			if err := addCount(tx, dest, Dead, -1); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("drop dead: %w", err)
+	}
+	return n, nil
+}
+
+// DestStats are one destination's job counts.
+type DestStats struct {
+	Counts        map[string]int64 `json:"counts"`
+	OldestPending time.Time        `json:"oldest_pending,omitzero"` // creation of the oldest unfinished job
+}
+
+// Stats returns job counts per destination and the quarantine size.
+func (s *Store) Stats() (map[string]DestStats, int64, error) {
+	out := map[string]DestStats{}
+	var quarantined int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bCounts).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			i := indexZero(k)
+			dest, state := string(k[:i]), string(k[i+1:])
+			if dest == "" {
+				if state == Quarantined {
+					quarantined = int64(decodeU64(v))
+				}
+				continue
+			}
+			ds, ok := out[dest]
+			if !ok {
+				ds = DestStats{Counts: map[string]int64{}}
+				out[dest] = ds
+			}
+			ds.Counts[state] = int64(decodeU64(v))
+		}
+		for dest, ds := range out {
+			p := destPrefix(dest)
+			if k, _ := tx.Bucket(bQueue).Cursor().Seek(p); k != nil && hasPrefix(k, p) {
+				j, err := getJob(tx, k)
+				if err != nil {
+					return err
+				}
+				ds.OldestPending = j.Created
+				out[dest] = ds
+			}
+		}
+		return nil
+	})
+	return out, quarantined, err
+}
+
+func indexZero(k []byte) int {
+	for i, c := range k {
+		if c == 0 {
+			return i
+		}
+	}
+	return len(k)
+}
+
+func uniq(ss []string) []string {
+	sort.Strings(ss)
+	out := ss[:0]
+	for i, s := range ss {
+		if i == 0 || s != ss[i-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

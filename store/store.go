@@ -1,0 +1,317 @@
+// Package store is onoffsync's durable outbox: one bbolt file holding every received event, one job per event
+// and destination, the dead letters, the quarantine, and the contact cache.
+//
+// Every write is fsync'd before it returns (bbolt's NoSync is never set). Concurrent writers share commits:
+// a single committer goroutine runs each transaction as soon as the previous one ends, with every write that
+// queued up meanwhile (group commit), so durability costs one fsync per batch rather than per write.
+// The network is never called inside a transaction: callers read due work, call the CRM, then record the outcome.
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Layout is the version of the data layout this code writes; Open refuses newer files and migrates older ones.
+const Layout = 1
+
+// Errors callers test for.
+var (
+	ErrClosed   = errors.New("store closed")
+	ErrNotFound = errors.New("not found")
+)
+
+var (
+	bMeta       = []byte("meta")
+	bEvents     = []byte("events")     // seq -> Event
+	bIDs        = []byte("ids")        // class ":" source id -> seq (deduplication)
+	bJobs       = []byte("jobs")       // dest 0 seq -> Job
+	bQueue      = []byte("queue")      // dest 0 seq -> nil, for jobs not yet finished (pending, in_flight, retrying)
+	bDead       = []byte("dead")       // dest 0 seq -> nil
+	bQuarantine = []byte("quarantine") // seq -> nil
+	bCounts     = []byte("counts")     // dest 0 state -> uint64
+	bContacts   = []byte("contacts")   // dest 0 query key -> CachedContact
+	allBuckets  = [][]byte{bMeta, bEvents, bIDs, bJobs, bQueue, bDead, bQuarantine, bCounts, bContacts}
+)
+
+// Options tune Open. The zero value is ready to use.
+type Options struct {
+	// Timeout to obtain the file lock (another process holding the file). Default 2s.
+	Timeout time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// MaxBatch caps how many queued writes share one commit. Default 1024.
+	MaxBatch int
+	// MaxSize caps the data file (bbolt's MaxSize); 0 means no cap. Writes past it fail (tests use it as a full disk).
+	MaxSize int
+	// ReadOnly opens the file with a shared lock, for inspection while no server runs.
+	ReadOnly bool
+}
+
+// Store is an open outbox. Its methods are safe for concurrent use.
+type Store struct {
+	db       *bolt.DB
+	now      func() time.Time
+	maxBatch int
+
+	mu      sync.Mutex // guards queue, closed
+	queue   []*call
+	closed  bool
+	wake    chan struct{}
+	stopped chan struct{}
+
+	notifyMu sync.Mutex
+	notify   []func(dest string)
+}
+
+type call struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// Open opens (or creates) the data file at path, creating its buckets, checking the layout version, and turning
+// jobs left in flight by a killed process back into pending ones marked ambiguous.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1024
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
+		ReadOnly: opts.ReadOnly, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{db: db, now: opts.Now, maxBatch: opts.MaxBatch, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	if opts.ReadOnly {
+		err = db.View(checkLayout)
+	} else {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			if err := migrate(tx); err != nil {
+				return err
+			}
+			return recoverInFlight(tx, opts.Now())
+		})
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if opts.ReadOnly {
+		close(s.stopped)
+		s.closed = true
+	} else {
+		go s.commitLoop()
+	}
+	return s, nil
+}
+
+func checkLayout(tx *bolt.Tx) error {
+	meta := tx.Bucket(bMeta)
+	if meta == nil {
+		return errors.New("not an onoffsync data file (no meta bucket)")
+	}
+	if v := meta.Get([]byte("layout")); v != nil && int(binary.BigEndian.Uint64(v)) > Layout {
+		return fmt.Errorf("data layout %d is newer than this binary's %d", binary.BigEndian.Uint64(v), Layout)
+	}
+	return nil
+}
+
+// migrate brings an older layout up to Layout. Layout 1 is the first; later releases add steps here.
+func migrate(tx *bolt.Tx) error {
+	if err := checkLayout(tx); err != nil {
+		return err
+	}
+	return tx.Bucket(bMeta).Put([]byte("layout"), u64(Layout))
+}
+
+// recoverInFlight makes jobs a killed process left in flight pending again. Their request may have reached
+// the CRM, so they are marked ambiguous: the loop checks for the record before sending again.
+func recoverInFlight(tx *bolt.Tx, now time.Time) error {
+	q := tx.Bucket(bQueue).Cursor()
+	for k, _ := q.First(); k != nil; k, _ = q.Next() {
+		j, err := getJob(tx, k)
+		if err != nil {
+			return err
+		}
+		if j.State == InFlight {
+			j.State, j.Ambiguous, j.NextAttempt = Pending, true, now
+			if err := putJob(tx, k, j, InFlight); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close stops the committer after the writes already queued, then closes the file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.stopped
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	<-s.stopped
+	return s.db.Close()
+}
+
+// OnJob registers fn to be called (outside any transaction) with the destination of every job that becomes
+// due now: new jobs, requeued dead letters and quarantine. The sync loop uses it to wake without polling.
+func (s *Store) OnJob(fn func(dest string)) {
+	s.notifyMu.Lock()
+	s.notify = append(s.notify, fn)
+	s.notifyMu.Unlock()
+}
+
+func (s *Store) notifyDests(dests []string) {
+	s.notifyMu.Lock()
+	fns := s.notify
+	s.notifyMu.Unlock()
+	for _, d := range dests {
+		for _, fn := range fns {
+			fn(d)
+		}
+	}
+}
+
+// update runs fn in a read-write transaction shared with other writers queued at the same time, and returns
+// once that transaction is committed and fsync'd. fn may run more than once (when a neighbour in its batch
+// fails, the batch is replayed without it), so it must only touch the transaction and its own results.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	c := &call{fn: fn, done: make(chan error, 1)}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.queue = append(s.queue, c)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return <-c.done
+}
+
+// commitLoop commits queued writes: as soon as one commit ends, everything queued meanwhile goes in the next.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	for {
+		s.mu.Lock()
+		n := min(len(s.queue), s.maxBatch)
+		batch := s.queue[:n:n]
+		s.queue = s.queue[n:]
+		closed := s.closed
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-s.wake
+			continue
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch in one transaction. If one call fails, the transaction is rolled back, that call gets its
+// error alone, and the others are committed again without it (as bbolt's db.Batch does).
+func (s *Store) commit(batch []*call) {
+	for len(batch) > 0 {
+		failed := -1
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for i, c := range batch {
+				if err := c.fn(tx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range batch {
+				c.done <- err
+			}
+			return
+		}
+		batch[failed].done <- err
+		batch = append(batch[:failed:failed], batch[failed+1:]...)
+	}
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func jobKey(dest string, seq uint64) []byte {
+	k := make([]byte, 0, len(dest)+9)
+	k = append(k, dest...)
+	k = append(k, 0)
+	return append(k, u64(seq)...)
+}
+
+func splitJobKey(k []byte) (string, uint64) {
+	n := len(k) - 9
+	return string(k[:n]), binary.BigEndian.Uint64(k[n+1:])
+}
+
+func destPrefix(dest string) []byte { return append([]byte(dest), 0) }
+
+func unmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+func getJSON(b *bolt.Bucket, k []byte, v any) error {
+	data := b.Get(k)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+func putJSON(b *bolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+func addCount(tx *bolt.Tx, dest, state string, delta int64) error {
+	if state == "" || delta == 0 {
+		return nil
+	}
+	b := tx.Bucket(bCounts)
+	k := append(destPrefix(dest), state...)
+	var v int64
+	if old := b.Get(k); old != nil {
+		v = int64(binary.BigEndian.Uint64(old))
+	}
+	v += delta
+	if v < 0 {
+		v = 0
+	}
+	return b.Put(k, u64(uint64(v)))
+}
