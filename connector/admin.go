@@ -1,0 +1,222 @@
+package connector
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/onoffsync/onoffsync/store"
+)
+
+// AdminAPI is what `onoffsync status|dead|quarantine` do. Admin implements it over the data file (when no server
+// runs); AdminClient over a running server's admin listener. Errors wrap store.ErrNotFound for unknown ids.
+type AdminAPI interface {
+	Status() (Status, error)
+	DeadList(dest string, limit int) ([]DeadLetter, error)
+	DeadRetry(sel store.Selector) (int, error)
+	DeadDrop(sel store.Selector) (int, error)
+	QuarantineList(limit int) ([]QuarantinedEvent, error)
+	QuarantineShow(seq uint64) (QuarantinedEvent, error)
+	QuarantineRequeue(seq uint64) (QuarantinedEvent, error)
+	QuarantineDrop(seq uint64) error
+}
+
+// Admin answers admin requests from the store (and the sync loops' live state when they run).
+type Admin struct {
+	cfg   *Config
+	store *store.Store
+	sync  *Syncer // nil when no server runs
+	now   func() time.Time
+}
+
+// NewAdmin returns an Admin over an open store; sync may be nil.
+func NewAdmin(cfg *Config, st *store.Store, sync *Syncer, now func() time.Time) *Admin {
+	if now == nil {
+		now = time.Now
+	}
+	return &Admin{cfg: cfg, store: st, sync: sync, now: now}
+}
+
+// Status is what `onoffsync status --json` prints.
+type Status struct {
+	Server       string       `json:"server"` // "running", or "offline" when read from the data file
+	Destinations []DestStatus `json:"destinations"`
+	Quarantine   int64        `json:"quarantine"`
+}
+
+// DestStatus is one destination's state.
+type DestStatus struct {
+	Name             string           `json:"name"`
+	Type             string           `json:"type"`
+	Counts           map[string]int64 `json:"counts"`
+	OldestPending    time.Time        `json:"oldest_pending,omitzero"`
+	OldestPendingAge float64          `json:"oldest_pending_age_seconds"`
+	Live             *LoopStatus      `json:"live,omitempty"` // absent when no server runs
+}
+
+// Status reports every configured destination (and any the data file still has jobs for).
+func (a *Admin) Status() (Status, error) {
+	stats, q, err := a.store.Stats()
+	if err != nil {
+		return Status{}, fmt.Errorf("status: %w", err)
+	}
+	out := Status{Server: "offline", Quarantine: q}
+	if a.sync != nil {
+		out.Server = "running"
+	}
+	seen := map[string]bool{}
+	add := func(name, typ string) {
+		seen[name] = true
+		ds := DestStatus{Name: name, Type: typ, Counts: map[string]int64{}}
+		for _, s := range store.States {
+			ds.Counts[s] = stats[name].Counts[s]
+		}
+		if t := stats[name].OldestPending; !t.IsZero() {
+			ds.OldestPending = t
+			ds.OldestPendingAge = a.now().Sub(t).Seconds()
+		}
+		if a.sync != nil {
+			if live, ok := a.sync.Status(name); ok {
+				ds.Live = &live
+			}
+		}
+		out.Destinations = append(out.Destinations, ds)
+	}
+	for _, d := range a.cfg.Destinations {
+		add(d.Name, d.Type)
+	}
+	var gone []string
+	for name := range stats {
+		if !seen[name] {
+			gone = append(gone, name)
+		}
+	}
+	sort.Strings(gone)
+	for _, name := range gone {
+		add(name, "(not configured)")
+	}
+	return out, nil
+}
+
+// DeadLetter is a dead job as admins see it.
+type DeadLetter struct {
+	Destination string    `json:"destination"`
+	Seq         uint64    `json:"seq"`
+	SourceID    string    `json:"onoff_id"`
+	Attempts    int       `json:"attempts"`
+	LastError   string    `json:"last_error"`
+	Received    time.Time `json:"received"`
+	Died        time.Time `json:"died"`
+}
+
+// DeadList lists dead jobs of dest ("" for all), oldest first.
+func (a *Admin) DeadList(dest string, limit int) ([]DeadLetter, error) {
+	jobs, err := a.store.DeadLetters(dest, limit)
+	if err != nil {
+		return nil, fmt.Errorf("dead letters: %w", err)
+	}
+	out := make([]DeadLetter, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, DeadLetter{Destination: j.Job.Dest, Seq: j.Job.Seq, SourceID: j.Event.SourceID, Attempts: j.Job.Attempts,
+			LastError: j.Job.LastError, Received: j.Event.Received, Died: j.Job.Finished})
+	}
+	return out, nil
+}
+
+// DeadRetry makes the selected dead jobs pending again.
+func (a *Admin) DeadRetry(sel store.Selector) (int, error) { return a.store.RetryDead(sel) }
+
+// DeadDrop deletes the selected dead jobs.
+func (a *Admin) DeadDrop(sel store.Selector) (int, error) { return a.store.DropDead(sel) }
+
+// QuarantinedEvent is a quarantined webhook as admins see it.
+type QuarantinedEvent struct {
+	Seq      uint64            `json:"seq"`
+	Status   string            `json:"status"`
+	SourceID string            `json:"onoff_id,omitempty"`
+	Received time.Time         `json:"received"`
+	Problems map[string]string `json:"problems,omitempty"`
+	Body     string            `json:"body,omitempty"` // the raw body (show only)
+}
+
+func quarantined(e store.Event, withBody bool) QuarantinedEvent {
+	q := QuarantinedEvent{Seq: e.Seq, Status: e.Status, SourceID: e.SourceID, Received: e.Received, Problems: e.Problems}
+	if withBody {
+		q.Body = string(e.Raw)
+	}
+	return q
+}
+
+// QuarantineList lists quarantined events, oldest first.
+func (a *Admin) QuarantineList(limit int) ([]QuarantinedEvent, error) {
+	evs, err := a.store.Quarantine(0, limit)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine: %w", err)
+	}
+	out := make([]QuarantinedEvent, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, quarantined(e, false))
+	}
+	return out, nil
+}
+
+// QuarantineShow returns one quarantined event with its raw body.
+func (a *Admin) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
+	e, err := a.store.Event(seq)
+	if err == nil && e.Status != store.Quarantined {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return QuarantinedEvent{}, fmt.Errorf("quarantined event %d: %w", seq, err)
+	}
+	return quarantined(e, true), nil
+}
+
+// QuarantineRequeue re-validates a quarantined event (with today's rules and config): a now-valid SMS leaves
+// the quarantine and gets one job per destination.
+func (a *Admin) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
+	var dests []string
+	for _, d := range a.cfg.Destinations {
+		dests = append(dests, d.Name)
+	}
+	e, err := a.store.RequeueQuarantined(seq, func(e store.Event) (store.Event, []string) {
+		sms, name, problems, err := ParseSMS(e.Raw, a.cfg.Phone.DefaultRegion)
+		switch {
+		case err != nil:
+			e.Problems = map[string]string{"body": err.Error()}
+		case name != "SMS":
+			e.Status, e.EventName, e.Problems = store.Ignored, name, nil
+		case len(problems) > 0:
+			e.Problems = problems
+		default:
+			e.Status, e.SourceID, e.EventName, e.Problems = store.Accepted, sms.ID, name, nil
+			return e, dests
+		}
+		return e, nil
+	})
+	if err != nil {
+		return QuarantinedEvent{}, err
+	}
+	return quarantined(e, false), nil
+}
+
+// QuarantineDrop deletes a quarantined event.
+func (a *Admin) QuarantineDrop(seq uint64) error { return a.store.DropQuarantined(seq) }
+
+// errBadRequest marks admin requests that are malformed.
+var errBadRequest = errors.New("bad request")
+
+// statusOf is the one place admin errors become HTTP statuses.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrClosed):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

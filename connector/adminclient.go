@@ -1,0 +1,135 @@
+package connector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/onoffsync/onoffsync/store"
+)
+
+// AdminClient is AdminAPI over a running server's admin listener.
+type AdminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// NewAdminClient talks to the admin listener at listen (host:port, as in admin.listen).
+func NewAdminClient(listen, token string) *AdminClient {
+	host, port, _ := net.SplitHostPort(listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return &AdminClient{base: "http://" + net.JoinHostPort(host, port), token: token, http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// Reachable reports whether a server answers on the admin listener.
+func (c *AdminClient) Reachable(ctx context.Context) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (c *AdminClient) do(method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.Unmarshal(data, &e)
+		if resp.StatusCode == http.StatusNotFound {
+			return fmt.Errorf("%s: %w", e.Error, store.ErrNotFound)
+		}
+		return fmt.Errorf("admin API: HTTP %d: %s", resp.StatusCode, e.Error)
+	}
+	return json.Unmarshal(data, out)
+}
+
+func (c *AdminClient) Status() (Status, error) {
+	var s Status
+	return s, c.do(http.MethodGet, "/admin/status", nil, &s)
+}
+
+func (c *AdminClient) DeadList(dest string, limit int) ([]DeadLetter, error) {
+	var out []DeadLetter
+	q := fmt.Sprintf("/admin/dead?limit=%d", limit)
+	if dest != "" {
+		q += "&destination=" + url.QueryEscape(dest)
+	}
+	return out, c.do(http.MethodGet, q, nil, &out)
+}
+
+func (c *AdminClient) selected(path string, sel store.Selector) (int, error) {
+	var out struct{ Count int }
+	b := selectorBody{Destination: sel.Dest, Seq: sel.Seq, All: sel.Dest == ""}
+	return out.Count, c.do(http.MethodPost, path, b, &out)
+}
+
+func (c *AdminClient) DeadRetry(sel store.Selector) (int, error) {
+	return c.selected("/admin/dead/retry", sel)
+}
+func (c *AdminClient) DeadDrop(sel store.Selector) (int, error) {
+	return c.selected("/admin/dead/drop", sel)
+}
+
+func (c *AdminClient) QuarantineList(limit int) ([]QuarantinedEvent, error) {
+	var out []QuarantinedEvent
+	return out, c.do(http.MethodGet, fmt.Sprintf("/admin/quarantine?limit=%d", limit), nil, &out)
+}
+
+func (c *AdminClient) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
+	var out QuarantinedEvent
+	return out, c.do(http.MethodGet, fmt.Sprintf("/admin/quarantine/%d", seq), nil, &out)
+}
+
+func (c *AdminClient) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
+	var out QuarantinedEvent
+	return out, c.do(http.MethodPost, fmt.Sprintf("/admin/quarantine/%d/requeue", seq), nil, &out)
+}
+
+func (c *AdminClient) QuarantineDrop(seq uint64) error {
+	var out map[string]any
+	return c.do(http.MethodPost, fmt.Sprintf("/admin/quarantine/%d/drop", seq), nil, &out)
+}
+
+// Reload asks the server to reload its mappings.
+func (c *AdminClient) Reload() error {
+	var out map[string]any
+	return c.do(http.MethodPost, "/admin/reload", nil, &out)
+}

@@ -1,0 +1,528 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/onoffsync/onoffsync/crm"
+	"github.com/onoffsync/onoffsync/mapping"
+	"github.com/onoffsync/onoffsync/store"
+)
+
+// pauseProbe is how long a destination paused "until the config is fixed" waits before one probing batch.
+const pauseProbe = 5 * time.Minute
+
+// ownerTTL is how long an Onoff user's CRM owner is remembered.
+const ownerTTL = time.Hour
+
+// loop delivers one destination's jobs.
+type loop struct {
+	s        *Syncer
+	dest     Destination
+	client   crm.Client
+	mapping  atomic.Pointer[mapping.Mapping]
+	throttle *throttle
+	wake     chan struct{}
+	log      *slog.Logger
+	owners   map[string]ownerEntry // only the loop's goroutine touches it
+
+	mu          sync.Mutex
+	paused      bool
+	pauseReason string
+	pausedUntil time.Time
+	notBefore   time.Time // rate limit: no call before
+	lastError   string
+}
+
+type ownerEntry struct {
+	id      string
+	expires time.Time
+}
+
+func (l *loop) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *loop) resume() {
+	l.mu.Lock()
+	if l.paused {
+		l.log.Info("destination resumed")
+	}
+	l.paused, l.pauseReason, l.pausedUntil = false, "", time.Time{}
+	l.mu.Unlock()
+	l.poke()
+}
+
+func (l *loop) pause(reason string, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.paused || l.pauseReason != reason {
+		l.log.Error("destination paused", "reason", reason, "until", until)
+	}
+	l.paused, l.pauseReason, l.pausedUntil = true, reason, until
+}
+
+// blockedFor is how long the loop must wait before calling the CRM (pause or rate limit), 0 if not at all.
+func (l *loop) blockedFor(now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.paused {
+		if now.Before(l.pausedUntil) {
+			return l.pausedUntil.Sub(now)
+		}
+		// the pause ran out: let one batch through as a probe; a failure pauses again
+	}
+	if now.Before(l.notBefore) {
+		return l.notBefore.Sub(now)
+	}
+	return 0
+}
+
+func (l *loop) sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-l.wake:
+	case <-l.s.clock.After(d):
+	}
+}
+
+func (l *loop) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		now := l.s.clock.Now()
+		if wait := l.blockedFor(now); wait > 0 {
+			l.sleep(ctx, wait)
+			continue
+		}
+		jobs, next, err := l.s.store.Claim(l.dest.Name, now, l.client.Limits().WriteBatch)
+		if err != nil {
+			l.log.Error("claim jobs", "err", err)
+			l.sleep(ctx, time.Second)
+			continue
+		}
+		if len(jobs) == 0 {
+			wait := time.Hour
+			if !next.IsZero() {
+				wait = max(next.Sub(now), time.Millisecond)
+			}
+			l.sleep(ctx, wait)
+			continue
+		}
+		l.process(ctx, jobs)
+	}
+}
+
+// work is one claimed job on its way through a batch.
+type work struct {
+	c       store.Claimed
+	sms     crm.SMS
+	queries []crm.ContactQuery
+	contact *crm.Contact
+	done    bool // an outcome is decided
+	out     store.Outcome
+	act     crm.Activity
+}
+
+func (w *work) decide(o store.Outcome) {
+	o.Dest, o.Seq = w.c.Job.Dest, w.c.Job.Seq
+	w.out, w.done = o, true
+}
+
+// process delivers a batch of claimed jobs: parse, skip rules, idempotency check, contact matching (cache,
+// batched search, create), owner, mapping, one batched write; then records every outcome in one commit.
+func (l *loop) process(ctx context.Context, claimed []store.Claimed) {
+	m := l.mapping.Load()
+	now := l.s.clock.Now()
+	ws := make([]*work, len(claimed))
+	for i, c := range claimed {
+		w := &work{c: c}
+		ws[i] = w
+		if c.Event.Raw == nil {
+			w.decide(store.Outcome{State: store.Dead, Error: "event body was erased (retention) before delivery"})
+			continue
+		}
+		sms, _, problems, err := ParseSMS(c.Event.Raw, l.s.cfg.Phone.DefaultRegion)
+		if err != nil || len(problems) > 0 {
+			w.decide(store.Outcome{State: store.Dead, Error: fmt.Sprintf("stored event no longer parses: %v %v", err, problems)})
+			continue
+		}
+		w.sms = sms
+		if reason := m.Skip(sms); reason != "" {
+			w.decide(store.Outcome{State: store.Skipped, Error: "skipped: " + reason})
+			continue
+		}
+		w.queries = m.Queries(sms)
+	}
+	l.checkAmbiguous(ctx, m, ws, now)
+	l.matchContacts(ctx, m, ws, now)
+	l.createContacts(ctx, m, ws, now)
+	l.render(ctx, m, ws, now)
+	l.write(ctx, ws, now)
+
+	outs := make([]store.Outcome, 0, len(ws))
+	for _, w := range ws {
+		if !w.done { // only when ctx ended mid-batch: hand the job back untouched
+			w.decide(store.Outcome{State: store.Pending, NextAttempt: now, Ambiguous: w.c.Job.Ambiguous})
+		}
+		outs = append(outs, w.out)
+		l.observe(w)
+	}
+	if err := l.s.store.Complete(outs); err != nil {
+		// The jobs stay in flight and come back as ambiguous after a restart; nothing is lost.
+		l.log.Error("record outcomes", "err", err)
+	}
+}
+
+// checkAmbiguous asks the CRM, for jobs whose last attempt may have been applied, whether the activity already
+// exists, once the CRM's index can show it. Without an id field nothing can tell, and the job is sent again.
+func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*work, now time.Time) {
+	finder, ok := l.client.(crm.ActivityFinder)
+	if !ok {
+		return
+	}
+	for _, w := range ws {
+		if w.done || !w.c.Job.Ambiguous {
+			continue
+		}
+		probe, err := m.Apply(w.sms, nil, "")
+		if err != nil || probe.IDField == "" {
+			continue
+		}
+		if ready := w.c.Job.SentAt.Add(finder.IndexLag(probe)); now.Before(ready) {
+			w.decide(store.Outcome{State: store.Pending, NextAttempt: ready, Ambiguous: true,
+				Error: "waiting for the CRM's index before checking whether the last attempt landed"})
+			continue
+		}
+		l.count("lookup")
+		id, err := finder.FindActivity(ctx, probe)
+		switch {
+		case err != nil:
+			w.decide(l.failure(w, err, now, false))
+		case id != "":
+			w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: id})
+		}
+	}
+}
+
+// matchContacts resolves each job's contact query by query, in the mapping's key order: from the cache, else
+// by batched searches; every hit is cached.
+func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work, now time.Time) {
+	for round := 0; ; round++ {
+		var need []*work
+		for _, w := range ws {
+			if !w.done && w.contact == nil && round < len(w.queries) {
+				need = append(need, w)
+			}
+		}
+		if len(need) == 0 {
+			return
+		}
+		var queries []crm.ContactQuery
+		found := map[string]*crm.Contact{}
+		searched := map[string]bool{}
+		for _, w := range need {
+			q := w.queries[round]
+			key := q.Key()
+			if c, ok, err := l.s.store.CachedContact(l.dest.Name, key, now); err == nil && ok {
+				l.cacheMetric("hit")
+				found[key] = &crm.Contact{ID: c.ID, Kind: c.Kind, OwnerID: c.OwnerID, CompanyID: c.CompanyID}
+				continue
+			}
+			if !searched[key] {
+				l.cacheMetric("miss")
+				searched[key] = true
+				queries = append(queries, q)
+			}
+		}
+		failed := map[string]error{}
+		fresh := map[string]store.CachedContact{}
+		batch := max(l.client.Limits().SearchBatch, 1)
+		for start := 0; start < len(queries); start += batch {
+			chunk := queries[start:min(start+batch, len(queries))]
+			l.count("search")
+			res, err := l.client.FindContacts(ctx, chunk)
+			if err == nil && len(res) != len(chunk) {
+				err = fmt.Errorf("adapter returned %d results for %d queries", len(res), len(chunk))
+			}
+			for i, q := range chunk {
+				if err != nil {
+					failed[q.Key()] = err
+					continue
+				}
+				if len(res[i]) > 0 {
+					c := m.Pick(res[i])
+					found[q.Key()] = &c
+					fresh[q.Key()] = l.cacheEntry(c, now)
+				}
+			}
+		}
+		if err := l.s.store.CacheContacts(l.dest.Name, fresh); err != nil {
+			l.log.Warn("cache contacts", "err", err)
+		}
+		for _, w := range need {
+			key := w.queries[round].Key()
+			if err := failed[key]; err != nil {
+				w.decide(l.failure(w, err, now, false))
+			} else if c := found[key]; c != nil {
+				w.contact = c
+			}
+		}
+	}
+}
+
+func (l *loop) cacheEntry(c crm.Contact, now time.Time) store.CachedContact {
+	return store.CachedContact{ID: c.ID, Kind: c.Kind, OwnerID: c.OwnerID, CompanyID: c.CompanyID,
+		Expires: now.Add(l.s.cfg.Sync.ContactTTL)}
+}
+
+// createContacts applies the no-match policy. Jobs that need the same new contact (one number, several SMS)
+// share one create, and the new contact is cached under every query key before any activity is written, so
+// the next SMS from that number finds it even while the CRM's search index lags.
+func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*work, now time.Time) {
+	groups := map[string][]*work{}
+	var order []string
+	for _, w := range ws {
+		if w.done || w.contact != nil {
+			continue
+		}
+		switch policy := m.NoMatch(); {
+		case policy == "skip":
+			w.decide(store.Outcome{State: store.Skipped, Error: "skipped: no matching contact"})
+		case policy == "create" && len(w.queries) > 0:
+			key := w.queries[0].Key()
+			if _, ok := groups[key]; !ok {
+				order = append(order, key)
+			}
+			groups[key] = append(groups[key], w)
+		}
+		// log_without_contact, or nothing to create a contact from (an alphanumeric sender with no email):
+		// the activity is logged without a contact.
+	}
+	for _, key := range order {
+		group := groups[key]
+		w := group[0]
+		owner, err := l.owner(ctx, m, w.sms, now)
+		if err != nil {
+			for _, g := range group {
+				g.decide(l.failure(g, err, now, false))
+			}
+			continue
+		}
+		nc, err := m.NewContact(w.sms, owner)
+		if err != nil {
+			for _, g := range group {
+				g.decide(store.Outcome{State: store.Dead, Attempted: true, Error: "mapping (create): " + err.Error()})
+			}
+			continue
+		}
+		l.count("create")
+		c, err := l.client.CreateContact(ctx, nc)
+		if err != nil {
+			for _, g := range group {
+				g.decide(l.failure(g, err, now, false))
+			}
+			continue
+		}
+		if c.Kind == "" {
+			c.Kind = nc.Kind
+		}
+		entries := map[string]store.CachedContact{}
+		for _, g := range group {
+			g.contact = &c
+			for _, q := range g.queries {
+				entries[q.Key()] = l.cacheEntry(c, now)
+			}
+		}
+		if err := l.s.store.CacheContacts(l.dest.Name, entries); err != nil {
+			l.log.Warn("cache created contact", "err", err)
+		}
+	}
+}
+
+// owner picks the activity's owner: the mapping's static map, else the CRM user with the Onoff user's email
+// (remembered for an hour), else the mapping's default.
+func (l *loop) owner(ctx context.Context, m *mapping.Mapping, sms crm.SMS, now time.Time) (string, error) {
+	if id, ok := m.StaticOwner(sms.UserEmail); ok {
+		return id, nil
+	}
+	if m.OwnerFromUserEmail() && sms.UserEmail != "" {
+		if e, ok := l.owners[sms.UserEmail]; ok && now.Before(e.expires) {
+			if e.id != "" {
+				return e.id, nil
+			}
+			return m.DefaultOwner(), nil
+		}
+		l.count("owner")
+		id, err := l.client.ResolveOwner(ctx, sms.UserEmail)
+		if err != nil {
+			if a := crm.Classify(err).Action; a == crm.RateLimited || a == crm.Pause || ctx.Err() != nil {
+				return "", err
+			}
+			l.log.Warn("owner lookup failed; using the default owner", "err", err)
+			return m.DefaultOwner(), nil
+		}
+		l.owners[sms.UserEmail] = ownerEntry{id: id, expires: now.Add(ownerTTL)}
+		if id != "" {
+			return id, nil
+		}
+	}
+	return m.DefaultOwner(), nil
+}
+
+func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now time.Time) {
+	for _, w := range ws {
+		if w.done {
+			continue
+		}
+		owner, err := l.owner(ctx, m, w.sms, now)
+		if err != nil {
+			w.decide(l.failure(w, err, now, false))
+			continue
+		}
+		act, err := m.Apply(w.sms, w.contact, owner)
+		if err != nil {
+			w.decide(store.Outcome{State: store.Dead, Attempted: true, Error: "mapping: " + err.Error()})
+			continue
+		}
+		w.act = act
+	}
+}
+
+// write logs the batch's activities in as few calls as the adapter allows and decides each job from its result.
+func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
+	var ready []*work
+	for _, w := range ws {
+		if !w.done {
+			ready = append(ready, w)
+		}
+	}
+	batch := max(l.client.Limits().WriteBatch, 1)
+	for start := 0; start < len(ready); start += batch {
+		if ctx.Err() != nil {
+			return
+		}
+		chunk := ready[start:min(start+batch, len(ready))]
+		acts := make([]crm.Activity, len(chunk))
+		for i, w := range chunk {
+			acts[i] = w.act
+		}
+		l.count("write")
+		if l.s.metrics != nil {
+			l.s.metrics.BatchSize.WithLabelValues(l.dest.Name).Observe(float64(len(acts)))
+		}
+		res, err := l.client.LogActivities(ctx, acts)
+		if err == nil && len(res) != len(acts) {
+			err = fmt.Errorf("adapter returned %d results for %d activities", len(res), len(acts))
+		}
+		for i, w := range chunk {
+			switch {
+			case err != nil:
+				w.decide(l.failure(w, err, now, true))
+			case res[i].Err != nil:
+				w.decide(l.failure(w, res[i].Err, now, true))
+			default:
+				w.decide(store.Outcome{State: store.Done, Attempted: true, Sent: true, RecordID: res[i].ID, ContactID: w.act.ContactID})
+			}
+		}
+	}
+}
+
+// failure turns a CRM error into the job's next state. Rate limits and pauses do not count as attempts; a job
+// dies only on a permanent error, or when both its attempts and its age are past the limits.
+func (l *loop) failure(w *work, err error, now time.Time, sent bool) store.Outcome {
+	e := crm.Classify(err)
+	j := w.c.Job
+	msg := e.Error()
+	l.mu.Lock()
+	l.lastError = msg
+	l.mu.Unlock()
+	if errors.Is(err, context.Canceled) {
+		return store.Outcome{State: store.Pending, NextAttempt: now, Ambiguous: j.Ambiguous || sent, Sent: sent, Error: msg}
+	}
+	switch e.Action {
+	case crm.Done:
+		return store.Outcome{State: store.Done, Attempted: true, Sent: sent, RecordID: e.ID}
+	case crm.RateLimited:
+		if l.s.metrics != nil {
+			l.s.metrics.RateWaits.WithLabelValues(l.dest.Name).Inc()
+		}
+		l.throttle.slowDown(e.Limit)
+		until := now.Add(max(e.RetryAfter, time.Second))
+		if !e.Until.IsZero() {
+			until = e.Until
+		}
+		if e.Daily {
+			l.pause("daily API limit reached: "+msg, until)
+		} else {
+			l.mu.Lock()
+			if until.After(l.notBefore) {
+				l.notBefore = until
+			}
+			l.mu.Unlock()
+		}
+		return store.Outcome{State: store.Pending, NextAttempt: until, Error: msg, Ambiguous: j.Ambiguous}
+	case crm.Pause:
+		until := e.Until
+		if until.IsZero() {
+			until = now.Add(pauseProbe)
+		}
+		l.pause(msg, until)
+		return store.Outcome{State: store.Pending, NextAttempt: now, Error: msg, Ambiguous: j.Ambiguous}
+	case crm.Permanent:
+		if e.Code == "CONTACT_GONE" && w.act.ContactID != "" {
+			if err := l.s.store.ForgetContact(l.dest.Name, w.act.ContactID); err != nil {
+				l.log.Warn("forget contact", "err", err)
+			}
+			break // retry: the next attempt matches again
+		}
+		return store.Outcome{State: store.Dead, Attempted: true, Sent: sent, Error: msg}
+	}
+	attempts := j.Attempts + 1
+	if attempts >= l.s.cfg.Sync.MaxAttempts && now.Sub(j.Created) >= l.s.cfg.Sync.MaxAge {
+		return store.Outcome{State: store.Dead, Attempted: true, Sent: sent, Error: fmt.Sprintf("gave up after %d attempts: %s", attempts, msg)}
+	}
+	wait := max(backoff(attempts, l.s.cfg.Sync.BackoffBase, l.s.cfg.Sync.BackoffCap), e.RetryAfter)
+	return store.Outcome{State: store.Retrying, Attempted: true, Sent: sent, NextAttempt: now.Add(wait), Error: msg,
+		Ambiguous: sent && e.Ambiguous()}
+}
+
+// backoff is exponential backoff with full jitter: a random wait up to base*2^(attempt-1), capped.
+func backoff(attempt int, base, cap time.Duration) time.Duration {
+	ceil := cap
+	if attempt < 40 {
+		if d := base << (attempt - 1); d > 0 && d < cap {
+			ceil = d
+		}
+	}
+	return time.Duration(rand.Int64N(int64(ceil))) + 100*time.Millisecond
+}
+
+func (l *loop) count(kind string) {
+	if l.s.metrics != nil {
+		l.s.metrics.APICalls.WithLabelValues(l.dest.Name, kind).Inc()
+	}
+}
+
+func (l *loop) cacheMetric(result string) {
+	if l.s.metrics != nil {
+		l.s.metrics.ContactCache.WithLabelValues(l.dest.Name, result).Inc()
+	}
+}
+
+func (l *loop) observe(w *work) {
+	if l.s.metrics == nil {
+		return
+	}
+	l.s.metrics.Deliveries.WithLabelValues(l.dest.Name, w.out.State).Inc()
+	if w.out.State == store.Done {
+		l.s.metrics.EndToEnd.WithLabelValues(l.dest.Name).Observe(l.s.clock.Now().Sub(w.c.Event.Received).Seconds())
+	}
+}

@@ -1,0 +1,153 @@
+package connector
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/onoffsync/onoffsync/store"
+)
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// ReceiverHandler returns the webhook receiver: every route Onoff can reach.
+func (s *Server) ReceiverHandler() http.Handler {
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
+		s.log.Error("receiver panic", "path", c.Request.URL.Path)
+		abortJSON(c, http.StatusInternalServerError, "internal error")
+	}))
+	r.NoRoute(func(c *gin.Context) { abortJSON(c, http.StatusNotFound, "no such path") })
+	r.NoMethod(func(c *gin.Context) { abortJSON(c, http.StatusMethodNotAllowed, "method not allowed: use POST") })
+	hooks := r.Group("/", s.authenticate, s.readBody)
+	hooks.POST(s.cfg.Server.Path, s.receiveSMS)
+	hooks.POST(s.cfg.Server.CallsPath, s.receiveCall)
+	return r
+}
+
+func abortJSON(c *gin.Context, status int, reason string) {
+	c.AbortWithStatusJSON(status, gin.H{"error": reason})
+}
+
+// authenticate accepts the key as Onoff sends it (Authorization: x-api-key <key>) or as a bare x-api-key
+// header, comparing in constant time with every configured key.
+func (s *Server) authenticate(c *gin.Context) {
+	if len(s.cfg.Server.APIKeys) == 0 && s.cfg.Server.AllowUnauthenticated {
+		return
+	}
+	key := ""
+	if h := c.GetHeader("Authorization"); h != "" {
+		if scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " "); ok && strings.EqualFold(scheme, "x-api-key") {
+			key = strings.TrimSpace(rest)
+		}
+	}
+	if key == "" {
+		key = strings.TrimSpace(c.GetHeader("X-Api-Key"))
+	}
+	if key == "" {
+		s.metrics.Received.WithLabelValues("unauthorized").Inc()
+		abortJSON(c, http.StatusUnauthorized, "missing API key: send Authorization: x-api-key <key>")
+		return
+	}
+	match := 0
+	for _, k := range s.cfg.Server.APIKeys {
+		match |= subtle.ConstantTimeCompare([]byte(key), []byte(k))
+	}
+	if match != 1 {
+		s.metrics.Received.WithLabelValues("unauthorized").Inc()
+		abortJSON(c, http.StatusUnauthorized, "invalid API key")
+	}
+}
+
+// readBody refuses a declared Content-Length over the limit before reading, and cuts a longer chunked body.
+func (s *Server) readBody(c *gin.Context) {
+	max := s.cfg.Server.MaxBodyBytes
+	if c.Request.ContentLength > max {
+		s.metrics.Received.WithLabelValues("too_large").Inc()
+		c.Header("Connection", "close")
+		abortJSON(c, http.StatusRequestEntityTooLarge, "body larger than server.max_body_bytes")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		s.metrics.Received.WithLabelValues("too_large").Inc()
+		abortJSON(c, http.StatusRequestEntityTooLarge, "body larger than server.max_body_bytes")
+		return
+	case err != nil:
+		s.metrics.Received.WithLabelValues("bad_request").Inc()
+		abortJSON(c, http.StatusBadRequest, "could not read the body")
+		return
+	}
+	c.Set("body", body)
+}
+
+func (s *Server) receiveSMS(c *gin.Context) {
+	body := c.MustGet("body").([]byte)
+	sms, eventName, problems, err := ParseSMS(body, s.cfg.Phone.DefaultRegion)
+	if err != nil {
+		s.metrics.Received.WithLabelValues("bad_request").Inc()
+		abortJSON(c, http.StatusBadRequest, "body must be a JSON object")
+		return
+	}
+	ev := store.Event{Class: "sms", SourceID: sms.ID, EventName: eventName, Received: s.now(), Raw: body}
+	switch {
+	case eventName != "SMS":
+		ev.Status = store.Ignored
+	case len(problems) > 0:
+		ev.Status, ev.Problems = store.Quarantined, problems
+	default:
+		ev.Status = store.Accepted
+	}
+	if problems["id"] != "" {
+		ev.SourceID = "" // no usable id: nothing to deduplicate on
+	}
+	if !s.enqueue(c, ev) {
+		return
+	}
+	if ev.Status == store.Quarantined {
+		c.JSON(http.StatusOK, gin.H{"quarantined": true, "problems": problems})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
+
+func (s *Server) receiveCall(c *gin.Context) {
+	body := c.MustGet("body").([]byte)
+	id, eventName, err := CallEvent(body)
+	if err != nil {
+		s.metrics.Received.WithLabelValues("bad_request").Inc()
+		abortJSON(c, http.StatusBadRequest, "body must be a JSON object")
+		return
+	}
+	ev := store.Event{Class: "call", Status: store.Ignored, SourceID: id, EventName: eventName, Received: s.now(), Raw: body}
+	if s.enqueue(c, ev) {
+		c.JSON(http.StatusOK, gin.H{})
+	}
+}
+
+// enqueue stores ev durably; on failure it answers 503 so Onoff retries, and returns false.
+func (s *Server) enqueue(c *gin.Context, ev store.Event) bool {
+	start := time.Now()
+	_, dup, err := s.store.Enqueue(ev, s.destNames)
+	if err != nil {
+		s.metrics.Received.WithLabelValues("store_error").Inc()
+		s.log.Error("store webhook", "err", err)
+		abortJSON(c, http.StatusServiceUnavailable, "could not store the event; retry later")
+		return false
+	}
+	s.metrics.Commit.Observe(time.Since(start).Seconds())
+	outcome := ev.Status
+	if dup {
+		outcome = "duplicate"
+	}
+	s.metrics.Received.WithLabelValues(outcome).Inc()
+	return true
+}
