@@ -108,3 +108,15 @@ func hasLetter(s string) bool {
 	}
 	return false
 }
+
+// Format returns p in its country's national format for people ("06 12 34 56 78"), or Raw when it did not parse.
+func (p Phone) Format() string {
+	if !p.Valid() {
+		return p.Raw
+	}
+	num, err := phonenumbers.Parse(p.E164, "")
+	if err != nil {
+		return p.Raw
+	}
+	return phonenumbers.Format(num, phonenumbers.NATIONAL)
+}

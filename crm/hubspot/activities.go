@@ -1,0 +1,297 @@
+package hubspot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/onoffsync/onoffsync/crm"
+)
+
+// HubSpot-defined association types from a communication.
+const (
+	assocContact = 81
+	assocCompany = 87
+	writeBatch   = 100
+)
+
+// CodeContactGone is the crm.Error Code for an activity whose associated contact (or company) no longer
+// exists in HubSpot; the loop drops its cached contact on it.
+const CodeContactGone = "CONTACT_GONE"
+
+type assocSpec struct {
+	Category string `json:"associationCategory"`
+	TypeID   int    `json:"associationTypeId"`
+}
+
+type association struct {
+	To    batchReadID `json:"to"`
+	Types []assocSpec `json:"types"`
+}
+
+type createInput struct {
+	Properties   map[string]string `json:"properties"`
+	Associations []association     `json:"associations"`
+	TraceID      string            `json:"objectWriteTraceId,omitempty"`
+}
+
+// item is one activity on its way to HubSpot.
+type item struct {
+	idx int // position in the caller's slice
+	act crm.Activity
+	in  createInput
+}
+
+// LogActivities creates the activities as SMS communications with POST .../communications/batch/create,
+// associated inline with their contact (type 81) and company (87). Each input carries a unique
+// objectWriteTraceId (its SourceID) so a 207 says which inputs failed; only those fail. A batch HubSpot rejects
+// as a whole (400/404/409) is split in halves, recursively, to isolate the bad inputs. An input whose contact
+// is gone fails Permanent with Code CONTACT_GONE. The error is non-nil only when the first, whole call fails
+// (rate limit, auth, network, 5xx): then nothing was logged, or, for a network error or 5xx, maybe everything
+// (the loop asks FindActivity). Writes are plain creates: the loop's ledger and FindActivity prevent duplicates.
+func (c *Client) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.Result, error) {
+	res := make([]crm.Result, len(acts))
+	seen := map[string]bool{}
+	var items []item
+	for i, a := range acts {
+		in, err := c.input(a)
+		if err != nil {
+			res[i].Err = err
+			continue
+		}
+		in.TraceID = a.SourceID
+		if in.TraceID == "" || seen[in.TraceID] {
+			in.TraceID = "input-" + strconv.Itoa(i)
+		}
+		seen[in.TraceID] = true
+		items = append(items, item{idx: i, act: a, in: in})
+	}
+	for start := 0; start < len(items); start += writeBatch {
+		chunk := items[start:min(start+writeBatch, len(items))]
+		if err := c.logBatch(ctx, chunk, res, start == 0); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// input builds the communication for a: the fixed SMS properties, owner, timestamp, then the mapping's
+// fields (which win), then IDField = SourceID (the adapter owns it).
+func (c *Client) input(a crm.Activity) (createInput, error) {
+	ts := a.Timestamp
+	if ts.IsZero() {
+		ts = c.now()
+	}
+	p := map[string]string{
+		"hs_communication_channel_type": "SMS",
+		"hs_communication_logged_from":  "CRM",
+		"hs_timestamp":                  ts.UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	if a.OwnerID != "" {
+		p["hubspot_owner_id"] = a.OwnerID
+	}
+	for k, v := range a.Fields {
+		if !propertyName.MatchString(k) {
+			return createInput{}, &crm.Error{Action: crm.Permanent, Code: "BAD_FIELD", Message: fmt.Sprintf("field %q is not a HubSpot property name", k)}
+		}
+		p[k] = v
+	}
+	if a.IDField != "" {
+		if !propertyName.MatchString(a.IDField) {
+			return createInput{}, &crm.Error{Action: crm.Permanent, Code: "BAD_FIELD", Message: fmt.Sprintf("id field %q is not a HubSpot property name", a.IDField)}
+		}
+		p[a.IDField] = a.SourceID
+	}
+	in := createInput{Properties: p, Associations: []association{}}
+	if a.ContactID != "" {
+		in.Associations = append(in.Associations, association{To: batchReadID{ID: a.ContactID},
+			Types: []assocSpec{{Category: "HUBSPOT_DEFINED", TypeID: assocContact}}})
+	}
+	if a.CompanyID != "" {
+		in.Associations = append(in.Associations, association{To: batchReadID{ID: a.CompanyID},
+			Types: []assocSpec{{Category: "HUBSPOT_DEFINED", TypeID: assocCompany}}})
+	}
+	return in, nil
+}
+
+// logBatch sends items in one batch create and records each outcome in res. When top is set, a failure of
+// the whole call is returned instead (nothing recorded).
+func (c *Client) logBatch(ctx context.Context, items []item, res []crm.Result, top bool) error {
+	inputs := make([]createInput, len(items))
+	for i, it := range items {
+		inputs[i] = it.in
+	}
+	var resp batchResponse
+	_, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/create",
+		body: map[string]any{"inputs": inputs}, write: true}, &resp)
+	if err == nil {
+		c.assign(items, resp, res)
+		return nil
+	}
+	var ce *crm.Error
+	if !errors.As(err, &ce) || !rejected(ce.Status) {
+		if top {
+			return fmt.Errorf("log activities: %w", err)
+		}
+		for _, it := range items {
+			res[it.idx].Err = err
+		}
+		return nil
+	}
+	// HubSpot rejected the batch as a whole: nothing was created.
+	if len(items) == 1 {
+		res[items[0].idx].Err = inputError(ce, items[0])
+		return nil
+	}
+	var ae *apiError
+	named := map[string]bool{}
+	if errors.As(err, &ae) {
+		for _, t := range traceIDs(*ae) {
+			named[t] = true
+		}
+	}
+	var rest []item
+	for _, it := range items {
+		if named[it.in.TraceID] {
+			res[it.idx].Err = inputError(ce, it)
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	if len(rest) < len(items) { // the culprits are known: send the others again together
+		return c.logBatch(ctx, rest, res, false)
+	}
+	half := len(items) / 2
+	if err := c.logBatch(ctx, items[:half], res, false); err != nil {
+		return err
+	}
+	return c.logBatch(ctx, items[half:], res, false)
+}
+
+// rejected reports whether a batch create status means HubSpot refused the batch without applying it.
+func rejected(status int) bool {
+	return status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusConflict
+}
+
+func traceIDs(ae apiError) []string {
+	ids := ae.Context["objectWriteTraceId"]
+	for _, d := range ae.Errors {
+		ids = append(ids, d.Context["objectWriteTraceId"]...)
+	}
+	return ids
+}
+
+// assign maps a 201/207 response to the items: results and errors by objectWriteTraceId. An item with neither
+// gets an ambiguous Retry (it may exist: the loop asks FindActivity before sending it again).
+func (c *Client) assign(items []item, resp batchResponse, res []crm.Result) {
+	byTrace := make(map[string]item, len(items))
+	for _, it := range items {
+		byTrace[it.in.TraceID] = it
+	}
+	done := map[int]bool{}
+	for k, o := range resp.Results {
+		it, ok := byTrace[o.ObjectWriteTraceID]
+		if !ok && o.ObjectWriteTraceID == "" && len(resp.Results) == len(items) && len(resp.Errors) == 0 {
+			it, ok = items[k], true // no trace ids echoed: a complete batch comes back in order
+		}
+		if ok && !done[it.idx] {
+			res[it.idx] = crm.Result{ID: o.ID}
+			done[it.idx] = true
+		}
+	}
+	for _, ae := range resp.Errors {
+		for _, t := range traceIDs(ae) {
+			if it, ok := byTrace[t]; ok && !done[it.idx] {
+				res[it.idx].Err = inputError(categoryError(ae), it)
+				done[it.idx] = true
+			}
+		}
+	}
+	for _, it := range items {
+		if !done[it.idx] {
+			res[it.idx].Err = &crm.Error{Action: crm.Retry, Code: "NO_RESULT",
+				Message: "HubSpot's batch response named neither a result nor an error for this input"}
+		}
+	}
+}
+
+// categoryError classifies one error of a 207 by its category.
+func categoryError(ae apiError) *crm.Error {
+	e := &crm.Error{Status: http.StatusMultiStatus, Code: ae.Category, Message: ae.Message, Action: crm.Permanent}
+	switch ae.Category {
+	case "RATE_LIMITS":
+		e.Action, e.RetryAfter, e.Limit = crm.RateLimited, time.Second, "requests"
+	case "", "INTERNAL_ERROR", "LOCKED", "TIMEOUT":
+		e.Action = crm.Retry
+	}
+	return e
+}
+
+// inputError is the error of one input: an association to a missing object becomes CONTACT_GONE, a conflict
+// naming the existing record (a unique IDField) becomes Done.
+func inputError(ce *crm.Error, it item) *crm.Error {
+	e := *ce
+	switch {
+	case (e.Status == http.StatusNotFound || e.Code == "OBJECT_NOT_FOUND") && (it.act.ContactID != "" || it.act.CompanyID != ""):
+		e.Action, e.Code = crm.Permanent, CodeContactGone
+	case e.Code == "CONFLICT":
+		if m := existingID.FindStringSubmatch(e.Message); m != nil {
+			e.Action, e.ID = crm.Done, m[1]
+		}
+	}
+	return &e
+}
+
+// FindActivity returns the id of the communication whose a.IDField holds a.SourceID, or "". With
+// a.IDFieldUnique it reads by that property (batch/read, no index lag); otherwise it searches, which misses
+// writes younger than IndexLag. It fails Permanent when a.IDField is empty or not a property name.
+func (c *Client) FindActivity(ctx context.Context, a crm.Activity) (string, error) {
+	if a.IDField == "" || !propertyName.MatchString(a.IDField) {
+		return "", &crm.Error{Action: crm.Permanent, Code: "NO_ID_FIELD", Message: fmt.Sprintf("cannot find an activity without a valid IDField (got %q)", a.IDField)}
+	}
+	if a.SourceID == "" {
+		return "", nil
+	}
+	if a.IDFieldUnique {
+		var resp batchResponse
+		req := batchReadRequest{IDProperty: a.IDField, Inputs: []batchReadID{{ID: a.SourceID}}, Properties: []string{a.IDField},
+			PropertiesWithHistory: []string{}}
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/read", body: req}, &resp); err != nil {
+			return "", fmt.Errorf("find activity %s: %w", a.SourceID, err)
+		}
+		for _, o := range resp.Results {
+			if strings.EqualFold(o.prop(a.IDField), a.SourceID) {
+				return o.ID, nil
+			}
+		}
+		return "", nil
+	}
+	req := searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: a.IDField, Operator: "EQ", Value: a.SourceID}}}},
+		Properties: []string{a.IDField}, Limit: 10}
+	var resp searchResponse
+	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/search", body: req, search: true}, &resp); err != nil {
+		return "", fmt.Errorf("find activity %s: %w", a.SourceID, err)
+	}
+	for _, o := range resp.Results {
+		if o.prop(a.IDField) == a.SourceID { // EQ ignores case; ids do not
+			return o.ID, nil
+		}
+	}
+	return "", nil
+}
+
+// IndexLag is how long FindActivity may miss a write: 0 with a unique IDField (read without the index), else
+// the configured index_lag.
+func (c *Client) IndexLag(a crm.Activity) time.Duration {
+	if a.IDFieldUnique {
+		return 0
+	}
+	return c.cfg.IndexLag
+}

@@ -1,0 +1,432 @@
+package hubspottest
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Search limits: the lower documented figures.
+const (
+	maxGroups        = 5
+	maxFiltersGroup  = 6
+	maxFilters       = 18
+	maxQueryChars    = 3000
+	maxSearchResults = 200
+	maxBatch         = 100
+)
+
+type filter struct {
+	PropertyName string   `json:"propertyName"`
+	Operator     string   `json:"operator"`
+	Value        *string  `json:"value"`
+	Values       []string `json:"values"`
+}
+
+type searchRequest struct {
+	Query        string `json:"query"`
+	FilterGroups []struct {
+		Filters []filter `json:"filters"`
+	} `json:"filterGroups"`
+	Sorts      json.RawMessage `json:"sorts"`
+	Properties []string        `json:"properties"`
+	Limit      int             `json:"limit"`
+	After      string          `json:"after"`
+}
+
+func (s *Server) table(objectType string) map[string]*record {
+	if objectType == "contacts" {
+		return s.contacts
+	}
+	return s.comms
+}
+
+// search implements POST /crm/v3/objects/{type}/search: filter groups ORed, filters ANDed, the documented
+// limits enforced (5 groups, 6 filters per group, 18 in all; the query and the filter JSON each under 3000
+// characters), records invisible until indexed, sorted by lastmodifieddate descending when asked, else by id.
+func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
+	var req searchRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Invalid input JSON on line 1: "+err.Error()))
+		return
+	}
+	total := 0
+	for _, g := range req.FilterGroups {
+		total += len(g.Filters)
+		if len(g.Filters) > maxFiltersGroup {
+			writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "There was a problem with the request."))
+			return
+		}
+	}
+	groupsJSON, _ := json.Marshal(req.FilterGroups)
+	switch {
+	case len(req.FilterGroups) > maxGroups:
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Too many filter groups: "+strconv.Itoa(len(req.FilterGroups))+" > "+strconv.Itoa(maxGroups)))
+		return
+	case total > maxFilters:
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Too many filters: "+strconv.Itoa(total)+" > "+strconv.Itoa(maxFilters)))
+		return
+	case len(req.Query) >= maxQueryChars || len(groupsJSON) >= maxQueryChars:
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Query is too long: 3000 characters at most"))
+		return
+	case req.Limit > maxSearchResults:
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "limit must be at most 200"))
+		return
+	}
+	for _, g := range req.FilterGroups {
+		for _, f := range g.Filters {
+			switch f.Operator {
+			case "EQ", "NEQ", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN":
+			default:
+				writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Unsupported operator "+f.Operator))
+				return
+			}
+		}
+	}
+	limit := req.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	hitm := map[string]*record{}
+	for id, r := range s.table(objectType) {
+		if !now.Before(r.indexedAt) && matchGroups(r.Properties, req.FilterGroups) {
+			hitm[id] = r
+		}
+	}
+	hits := snapshot(hitm)
+	if strings.Contains(string(req.Sorts), "DESCENDING") && strings.Contains(string(req.Sorts), "lastmodifieddate") {
+		sort.SliceStable(hits, func(i, j int) bool {
+			return hits[i].Properties["lastmodifieddate"] > hits[j].Properties["lastmodifieddate"]
+		})
+	}
+	off, _ := strconv.Atoi(req.After)
+	res := []map[string]any{}
+	for i := off; i < len(hits) && i < off+limit; i++ {
+		res = append(res, s.public(hits[i], req.Properties))
+	}
+	out := map[string]any{"total": len(hits), "results": res}
+	if off+limit < len(hits) {
+		next := strconv.Itoa(off + limit)
+		out["paging"] = map[string]any{"next": map[string]string{"after": next, "link": "?after=" + next}}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func matchGroups(p map[string]string, groups []struct {
+	Filters []filter `json:"filters"`
+}) bool {
+	if len(groups) == 0 {
+		return true
+	}
+	for _, g := range groups {
+		ok := true
+		for _, f := range g.Filters {
+			if !matchFilter(p, f) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// matchFilter compares like HubSpot: EQ ignores case; IN compares the lower-cased stored value with the values
+// as sent (so upper-case IN values never match string properties).
+func matchFilter(p map[string]string, f filter) bool {
+	v, has := p[f.PropertyName]
+	has = has && v != ""
+	val := ""
+	if f.Value != nil {
+		val = *f.Value
+	}
+	switch f.Operator {
+	case "EQ":
+		return has && strings.EqualFold(v, val)
+	case "NEQ":
+		return !has || !strings.EqualFold(v, val)
+	case "IN", "NOT_IN":
+		in := false
+		for _, x := range f.Values {
+			if has && strings.ToLower(v) == x {
+				in = true
+			}
+		}
+		return in == (f.Operator == "IN")
+	case "HAS_PROPERTY":
+		return has
+	case "NOT_HAS_PROPERTY":
+		return !has
+	case "CONTAINS_TOKEN":
+		for _, tok := range strings.Fields(strings.ToLower(v)) {
+			if tok == strings.ToLower(val) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// batchRead implements POST /crm/v3/objects/{type}/batch/read, by id or by idProperty (email for contacts, the
+// declared unique property for communications). Missing ids give a 207 with an OBJECT_NOT_FOUND error.
+func (s *Server) batchRead(w http.ResponseWriter, body []byte, objectType string) {
+	var req struct {
+		IDProperty string `json:"idProperty"`
+		Inputs     []struct {
+			ID string `json:"id"`
+		} `json:"inputs"`
+		Properties []string `json:"properties"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Invalid input JSON on line 1: "+err.Error()))
+		return
+	}
+	if len(req.Inputs) > maxBatch {
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Batch input limit exceeded: at most 100 inputs"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case req.IDProperty == "" || req.IDProperty == "hs_object_id":
+	case objectType == "contacts" && req.IDProperty == "email":
+	case objectType == "communications" && req.IDProperty == s.unique && s.unique != "":
+	default:
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", req.IDProperty+" is not a unique identifier property"))
+		return
+	}
+	res := []map[string]any{}
+	var missing []string
+	for _, in := range req.Inputs {
+		found := false
+		for _, o := range s.table(objectType) {
+			if req.IDProperty == "" || req.IDProperty == "hs_object_id" {
+				found = o.ID == in.ID
+			} else {
+				found = o.Properties[req.IDProperty] != "" && strings.EqualFold(o.Properties[req.IDProperty], in.ID)
+			}
+			if found {
+				res = append(res, s.public(o.Object, req.Properties))
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, in.ID)
+		}
+	}
+	out := map[string]any{"status": "COMPLETE", "results": res, "startedAt": s.stamp(s.now()), "completedAt": s.stamp(s.now())}
+	if len(missing) == 0 {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	e := newErr("OBJECT_NOT_FOUND", "Could not get some "+strings.TrimSuffix(objectType, "s")+" objects, they may be deleted or not exist. Check that ids are valid.")
+	e.Context = map[string][]string{"ids": missing}
+	out["numErrors"] = 1
+	out["errors"] = []hsError{e}
+	writeJSON(w, http.StatusMultiStatus, out)
+}
+
+type createInput struct {
+	Properties   map[string]string `json:"properties"`
+	Associations []struct {
+		To struct {
+			ID string `json:"id"`
+		} `json:"to"`
+		Types []struct {
+			Category string `json:"associationCategory"`
+			TypeID   int    `json:"associationTypeId"`
+		} `json:"types"`
+	} `json:"associations"`
+	TraceID string `json:"objectWriteTraceId"`
+}
+
+// validate checks one communications input; s.mu held. It returns the HTTP status and error of a bad input.
+func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsError) {
+	fail := func(status int, category, msg string) (int, *hsError) {
+		e := newErr(category, msg)
+		if in.TraceID != "" {
+			e.Context = map[string][]string{"objectWriteTraceId": {in.TraceID}}
+		}
+		return status, &e
+	}
+	for k := range in.Properties {
+		if s.bad[k] {
+			return fail(400, "VALIDATION_ERROR", "Property values were not valid: "+k)
+		}
+	}
+	if in.Properties["hs_timestamp"] == "" {
+		return fail(400, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required")
+	}
+	if o := in.Properties["hubspot_owner_id"]; o != "" {
+		known := false
+		for _, ow := range s.owners {
+			known = known || ow.ID == o
+		}
+		if !known {
+			return fail(400, "VALIDATION_ERROR", "Property values were not valid: "+o+" is not a valid owner id")
+		}
+	}
+	if u := s.unique; u != "" && in.Properties[u] != "" {
+		v := strings.ToLower(in.Properties[u])
+		for _, c := range s.comms {
+			if strings.ToLower(c.Properties[u]) == v {
+				return fail(409, "CONFLICT", "A communication with "+u+" already exists. Existing ID: "+c.ID)
+			}
+		}
+		if pending[v] {
+			return fail(409, "CONFLICT", "Duplicate "+u+" in batch")
+		}
+		pending[v] = true
+	}
+	for _, a := range in.Associations {
+		for _, t := range a.Types {
+			switch t.TypeID {
+			case 81:
+				if _, ok := s.contacts[a.To.ID]; !ok {
+					return fail(404, "OBJECT_NOT_FOUND", "One or more associated objects do not exist: contact "+a.To.ID+" does not exist")
+				}
+			case 87:
+			default:
+				return fail(400, "VALIDATION_ERROR", "invalid association type "+strconv.Itoa(t.TypeID))
+			}
+		}
+	}
+	return 0, nil
+}
+
+func (s *Server) putComm(in createInput) map[string]any {
+	now := s.now()
+	id := s.newID()
+	p := cloneMap(in.Properties)
+	p["hs_object_id"] = id
+	p["createdate"] = s.stamp(now)
+	p["lastmodifieddate"] = s.stamp(now)
+	r := &record{Object: Object{ID: id, Properties: p, CreatedAt: now}, indexedAt: now.Add(s.opts.SearchLag)}
+	for _, a := range in.Associations {
+		for _, t := range a.Types {
+			to := "contacts"
+			if t.TypeID == 87 {
+				to = "companies"
+			}
+			r.Associations = append(r.Associations, Association{ToType: to, ToID: a.To.ID, TypeID: t.TypeID})
+		}
+	}
+	s.comms[id] = r
+	out := s.public(r.Object, keys(in.Properties))
+	if in.TraceID != "" {
+		out["objectWriteTraceId"] = in.TraceID
+	}
+	return out
+}
+
+// batchCreate implements POST /crm/v3/objects/communications/batch/create: 201 when every input is created;
+// 207 with per-input errors (context.objectWriteTraceId) when some fail; the failing input's status and
+// error when every input fails; one 400 without detail for any bad input with Options.WholeBatchReject.
+func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
+	var req struct {
+		Inputs []createInput `json:"inputs"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Invalid input JSON on line 1: "+err.Error()))
+		return
+	}
+	if len(req.Inputs) > maxBatch || len(req.Inputs) == 0 {
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Batch input must have between 1 and 100 inputs"))
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type bad struct {
+		status int
+		err    *hsError
+	}
+	bads := make([]*bad, len(req.Inputs))
+	nbad := 0
+	pending := map[string]bool{}
+	for i, in := range req.Inputs {
+		if st, e := s.validate(in, pending); e != nil {
+			bads[i] = &bad{st, e}
+			nbad++
+		}
+	}
+	if nbad > 0 && s.opts.WholeBatchReject {
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Property values were not valid"))
+		return
+	}
+	if nbad == len(req.Inputs) {
+		writeJSON(w, bads[0].status, bads[0].err)
+		return
+	}
+	res := []map[string]any{}
+	var errs []hsError
+	for i, in := range req.Inputs {
+		if bads[i] != nil {
+			errs = append(errs, *bads[i].err)
+			continue
+		}
+		res = append(res, s.putComm(in))
+	}
+	out := map[string]any{"status": "COMPLETE", "results": res, "startedAt": s.stamp(s.now()), "completedAt": s.stamp(s.now())}
+	if nbad == 0 {
+		writeJSON(w, http.StatusCreated, out)
+		return
+	}
+	out["numErrors"] = len(errs)
+	out["errors"] = errs
+	writeJSON(w, http.StatusMultiStatus, out)
+}
+
+// createOne implements POST /crm/v3/objects/communications.
+func (s *Server) createOne(w http.ResponseWriter, body []byte) {
+	var in createInput
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Invalid input JSON on line 1: "+err.Error()))
+		return
+	}
+	in.TraceID = ""
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, e := s.validate(in, map[string]bool{}); e != nil {
+		writeJSON(w, st, e)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.putComm(in))
+}
+
+// associate implements PUT /crm/v4/objects/communications/{id}/associations/default/{toObjectType}/{toId}.
+func (s *Server) associate(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// crm v4 objects communications {id} associations default {to} {toId}
+	if len(parts) != 8 || parts[5] != "default" {
+		writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "Resource not found"))
+		return
+	}
+	id, to, toID := parts[3], parts[6], parts[7]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.comms[id]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "communication "+id+" does not exist"))
+		return
+	}
+	typeID := 87
+	switch to {
+	case "contact", "contacts", "0-1":
+		to, typeID = "contacts", 81
+		if _, ok := s.contacts[toID]; !ok {
+			writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "contact "+toID+" does not exist"))
+			return
+		}
+	default:
+		to = "companies"
+	}
+	c.Associations = append(c.Associations, Association{ToType: to, ToID: toID, TypeID: typeID})
+	writeJSON(w, http.StatusOK, map[string]any{"status": "COMPLETE", "results": []any{}})
+}
