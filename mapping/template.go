@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-
 	"github.com/onoffsync/onoffsync/crm"
 )
 

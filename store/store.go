@@ -315,3 +315,8 @@ func addCount(tx *bolt.Tx, dest, state string, delta int64) error {
 	}
 	return b.Put(k, u64(uint64(v)))
 }
+
+// Ping proves the store is open and writable with an empty durable write.
+func (s *Store) Ping() error {
+	return s.update(func(tx *bolt.Tx) error { return nil })
+}
