@@ -39,6 +39,10 @@ func (s *Server) AdminHandler() http.Handler {
 		withSeq(c, func(seq uint64) (gin.H, error) { return gin.H{"dropped": seq}, s.admin.QuarantineDrop(seq) })
 	})
 	a.POST("/reload", func(c *gin.Context) {
+		if s.sync == nil {
+			abortJSON(c, http.StatusServiceUnavailable, "no sync loops run in this process")
+			return
+		}
 		var problems []string
 		for _, err := range s.sync.Reload() {
 			problems = append(problems, err.Error())
@@ -50,7 +54,7 @@ func (s *Server) AdminHandler() http.Handler {
 		c.JSON(http.StatusOK, gin.H{"reloaded": true})
 	})
 	a.POST("/destinations/:name/resume", func(c *gin.Context) {
-		if !s.sync.Resume(c.Param("name")) {
+		if s.sync == nil || !s.sync.Resume(c.Param("name")) {
 			abortJSON(c, http.StatusNotFound, "no such destination")
 			return
 		}

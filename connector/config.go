@@ -251,6 +251,7 @@ func checkDestination(d *Destination, n *yaml.Node, dir, field string, add func(
 		loc = time.UTC
 	}
 	d.Location = loc
+	d.Node = n
 	if d.Type == "log" {
 		if d.Output == "" {
 			add(n.Line, field+".output", "required for a log destination (a file path, or - for stdout)")
@@ -259,6 +260,16 @@ func checkDestination(d *Destination, n *yaml.Node, dir, field string, add func(
 		}
 	}
 	resolvePathKeys(n, dir)
+	if ok {
+		if err := validateAdapter(*d); err != nil {
+			key, _, _ := strings.Cut(err.Error(), ":")
+			line := n.Line
+			if v := mapValue(n, key); v != nil {
+				line = v.Line
+			}
+			add(line, field+"."+key, "%s", strings.TrimSpace(strings.TrimPrefix(err.Error(), key+":")))
+		}
+	}
 }
 
 // resolvePathKeys makes relative file-path values (keys ending in _file) absolute against dir, in the node,

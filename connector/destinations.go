@@ -16,11 +16,31 @@ import (
 	"time"
 
 	"github.com/onoffsync/onoffsync/crm"
+	"github.com/onoffsync/onoffsync/crm/hubspot"
 )
 
 // adapterConfigTypes maps each destination type to the Config struct of its type-specific keys.
 var adapterConfigTypes = map[string]reflect.Type{
-	"log": reflect.TypeOf(struct{}{}),
+	"log":     reflect.TypeOf(struct{}{}),
+	"hubspot": reflect.TypeOf(hubspot.Config{}),
+}
+
+// validateAdapter decodes and validates d's type-specific keys; the error starts with the offending key.
+func validateAdapter(d Destination) error {
+	switch d.Type {
+	case "hubspot":
+		_, err := hubspotConfig(d)
+		return err
+	}
+	return nil
+}
+
+func hubspotConfig(d Destination) (hubspot.Config, error) {
+	var c hubspot.Config
+	if err := d.Node.Decode(&c); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
 }
 
 func destinationTypes() []string {
@@ -46,6 +66,13 @@ func NewClient(d Destination, deps AdapterDeps) (crm.Client, error) {
 	switch d.Type {
 	case "log":
 		return newLogClient(d.Output, deps.Stdout)
+	case "hubspot":
+		c, err := hubspotConfig(d)
+		if err != nil {
+			return nil, err
+		}
+		return hubspot.New(c, hubspot.Options{HTTPClient: deps.HTTPClient, Throttle: deps.Throttle, Now: deps.Now,
+			Location: d.Location, Logger: deps.Logger})
 	}
 	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/store"
 )
 
@@ -27,6 +28,8 @@ type Options struct {
 	HTTPClient *http.Client     // adapters' HTTP client; nil for their defaults
 	// Ready is called once both listeners are bound, with their addresses.
 	Ready func(receiver, admin net.Addr)
+	// Adapters replaces the adapter of the destinations it names (tests, embedding); the rest are built from config.
+	Adapters map[string]crm.Client
 	// Reload, when not nil, delivers mapping reload requests (SIGHUP).
 	Reload <-chan struct{}
 }
@@ -54,7 +57,7 @@ func NewServer(cfg *Config, st *store.Store, sync *Syncer, opts Options) *Server
 	if sync != nil {
 		sync.metrics = s.metrics
 	}
-	s.admin = &Admin{cfg: cfg, store: st, sync: sync}
+	s.admin = NewAdmin(cfg, st, sync, opts.Now)
 	return s
 }
 
