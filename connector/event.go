@@ -63,6 +63,12 @@ var companyFields = []string{"externalCompany", "externalCompanyName", "company"
 // smsDirection SENT or RECEIVED, a readable date, and an externalNumber. eventName is the event's name
 // ("SMS" when absent).
 func ParseSMS(body []byte, defaultRegion string) (sms crm.SMS, eventName string, problems map[string]string, err error) {
+	return parseSMS(body, defaultRegion, true)
+}
+
+// parseSMS is ParseSMS; without phones it leaves the numbers unparsed (Raw only), which is all the receiver
+// needs to validate and store an event, and saves it the cost of phone parsing on the hot path.
+func parseSMS(body []byte, defaultRegion string, phones bool) (sms crm.SMS, eventName string, problems map[string]string, err error) {
 	p, problems, err := decodePayload(body)
 	if err != nil {
 		return crm.SMS{}, "", nil, err
@@ -108,9 +114,12 @@ func ParseSMS(body []byte, defaultRegion string) (sms crm.SMS, eventName string,
 			break
 		}
 	}
-	region := crm.RegionFor(userNumber, defaultRegion)
-	sms.UserNumber = crm.ParsePhone(userNumber, region)
-	sms.External = crm.ParsePhone(ext, region)
+	sms.UserNumber, sms.External = crm.Phone{Raw: userNumber}, crm.Phone{Raw: ext}
+	if phones {
+		region := crm.RegionFor(userNumber, defaultRegion)
+		sms.UserNumber = crm.ParsePhone(userNumber, region)
+		sms.External = crm.ParsePhone(ext, region)
+	}
 	return sms, eventName, problems, nil
 }
 

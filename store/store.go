@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,7 +69,14 @@ type Store struct {
 
 	notifyMu sync.Mutex
 	notify   []func(dest string)
+
+	commits atomic.Uint64 // transactions committed by the group committer
+	writes  atomic.Uint64 // writes they carried
 }
+
+// CommitStats returns how many group commits ran and how many writes they carried (their ratio is the
+// average batch size).
+func (s *Store) CommitStats() (commits, writes uint64) { return s.commits.Load(), s.writes.Load() }
 
 type call struct {
 	fn   func(*bolt.Tx) error
@@ -88,7 +96,7 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.MaxBatch = 1024
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
-		ReadOnly: opts.ReadOnly, FreelistType: bolt.FreelistMapType})
+		ReadOnly: opts.ReadOnly, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -250,7 +258,9 @@ func (s *Store) commit(batch []*call) {
 			}
 			return nil
 		})
+		s.commits.Add(1)
 		if failed < 0 {
+			s.writes.Add(uint64(len(batch)))
 			for _, c := range batch {
 				c.done <- err
 			}
