@@ -17,12 +17,14 @@ import (
 
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/hubspot"
+	"github.com/onoffsync/onoffsync/crm/salesforce"
 )
 
 // adapterConfigTypes maps each destination type to the Config struct of its type-specific keys.
 var adapterConfigTypes = map[string]reflect.Type{
-	"log":     reflect.TypeOf(struct{}{}),
-	"hubspot": reflect.TypeOf(hubspot.Config{}),
+	"log":        reflect.TypeOf(struct{}{}),
+	"hubspot":    reflect.TypeOf(hubspot.Config{}),
+	"salesforce": reflect.TypeOf(salesforce.Config{}),
 }
 
 // validateAdapter decodes and validates d's type-specific keys; the error starts with the offending key.
@@ -31,8 +33,19 @@ func validateAdapter(d Destination) error {
 	case "hubspot":
 		_, err := hubspotConfig(d)
 		return err
+	case "salesforce":
+		_, err := salesforceConfig(d)
+		return err
 	}
 	return nil
+}
+
+func salesforceConfig(d Destination) (salesforce.Config, error) {
+	var c salesforce.Config
+	if err := d.Node.Decode(&c); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
 }
 
 func hubspotConfig(d Destination) (hubspot.Config, error) {
@@ -72,6 +85,13 @@ func NewClient(d Destination, deps AdapterDeps) (crm.Client, error) {
 			return nil, err
 		}
 		return hubspot.New(c, hubspot.Options{HTTPClient: deps.HTTPClient, Throttle: deps.Throttle, Now: deps.Now,
+			Location: d.Location, Logger: deps.Logger})
+	case "salesforce":
+		c, err := salesforceConfig(d)
+		if err != nil {
+			return nil, err
+		}
+		return salesforce.New(c, salesforce.Options{HTTPClient: deps.HTTPClient, Throttle: deps.Throttle, Now: deps.Now,
 			Location: d.Location, Logger: deps.Logger})
 	}
 	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
