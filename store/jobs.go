@@ -31,7 +31,7 @@ type Job struct {
 	Attempts    int       `json:"attempts"`
 	Created     time.Time `json:"created"`
 	NextAttempt time.Time `json:"next_attempt"`
-	SentAt      time.Time `json:"sent_at,omitzero"` // when an attempt last went out
+	SentAt      time.Time `json:"sent_at,omitzero"` // when an attempt was last claimed to go out
 	Finished    time.Time `json:"finished,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	RecordID    string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
@@ -119,7 +119,13 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 				return err
 			}
 			old := j.State
+			// Claiming is the last durable step before the request goes out, so it stands for "sent" when a
+			// crash leaves the job in flight: the CRM's index lag is counted from here. An ambiguous job keeps
+			// the time of the send in doubt until the loop has looked for its record.
 			j.State = InFlight
+			if !j.Ambiguous {
+				j.SentAt = now
+			}
 			if err := putJob(tx, k, j, old); err != nil {
 				return err
 			}
