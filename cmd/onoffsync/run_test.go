@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine to write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb syncBuffer
+	code := run(context.Background(), append([]string{"onoffsync"}, args...), func(k string) string { return env[k] }, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const minimalConfig = `server:
+  listen: "127.0.0.1:0"
+  api_keys: ["${ONOFF_API_KEY}"]
+admin:
+  listen: "127.0.0.1:0"
+destinations:
+  - {name: audit, type: log, output: audit.jsonl}
+`
+
+func TestUsageAndVersion(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "Usage"},
+		{[]string{"nope"}, 2, "unknown command"},
+		{[]string{"version"}, 0, "onoffsync dev"},
+		{[]string{"help"}, 0, "Usage"},
+		{[]string{"dead"}, 2, "want one of list, retry, drop"},
+		{[]string{"quarantine", "show"}, 2, "takes one SEQ"},
+		{[]string{"mapping", "default", "zoho"}, 2, "zoho"},
+		{[]string{"status", "--bogus"}, 2, "bogus"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, out, errs := runCmd(t, nil, tt.args...)
+			if code != tt.code || !strings.Contains(out+errs, tt.want) {
+				t.Errorf("exit %d, output %q %q; want exit %d mentioning %q", code, out, errs, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckReportsFileLineField(t *testing.T) {
+	path := writeConfig(t, strings.Replace(minimalConfig, "admin:\n", "  colour: red\nadmin:\n", 1))
+	code, _, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "check", "--config", path)
+	if code != 1 || !strings.Contains(errs, path+":4: server.colour: unknown key") {
+		t.Errorf("exit %d, stderr %q; want 1 and %s:4: server.colour: unknown key", code, errs, path)
+	}
+	code, _, errs = runCmd(t, nil, "check", "--config", writeConfig(t, minimalConfig))
+	if code != 1 || !strings.Contains(errs, ":3: server.api_keys[0]: empty after interpolation") {
+		t.Errorf("unset key: exit %d, stderr %q", code, errs)
+	}
+	code, out, _ := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "check", "--config", writeConfig(t, minimalConfig))
+	if code != 0 || !strings.Contains(out, "configuration OK") {
+		t.Errorf("valid config: exit %d, %q", code, out)
+	}
+	// The config comes from ONOFFSYNC_CONFIG when --config is absent.
+	code, _, _ = runCmd(t, map[string]string{"ONOFF_API_KEY": "k", "ONOFFSYNC_CONFIG": writeConfig(t, minimalConfig)}, "check")
+	if code != 0 {
+		t.Errorf("check with ONOFFSYNC_CONFIG: exit %d", code)
+	}
+}
+
+func TestCheckReportsMappingErrors(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "m.yaml"), []byte("activity:\n  fields:\n    hs_communication_body: \"{{ .Event.Bodyy }}\"\n"), 0o600)
+	cfg := filepath.Join(dir, "config.yaml")
+	os.WriteFile(cfg, []byte(minimalConfig+"  - {name: hs, type: hubspot, token: t, mapping: m.yaml}\n"), 0o600)
+	code, _, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "check", "--config", cfg)
+	if code != 1 || !strings.Contains(errs, filepath.Join(dir, "m.yaml")+":3:") {
+		t.Errorf("exit %d, stderr %q; want 1 and m.yaml:3", code, errs)
+	}
+}
+
+func TestMappingDefault(t *testing.T) {
+	for _, typ := range []string{"hubspot", "salesforce", "log"} {
+		code, out, _ := runCmd(t, nil, "mapping", "default", typ)
+		if code != 0 || !strings.Contains(out, "activity:") {
+			t.Errorf("mapping default %s: exit %d, %q", typ, code, out)
+		}
+	}
+}
+
+func TestMappingPreview(t *testing.T) {
+	cfg := writeConfig(t, minimalConfig+"  - {name: hs, type: hubspot, token: t}\n")
+	payload := filepath.Join(filepath.Dir(cfg), "event.json")
+	os.WriteFile(payload, []byte(`{"id":"p1","smsDirection":"RECEIVED","date":"2024-05-20T14:30:00Z","onoffUserNumber":"+33698765432","externalNumber":"06 12 34 56 78","body":"<b>hi</b>"}`), 0o600)
+	code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "mapping", "preview", "--config", cfg, "--destination", "hs", "--payload", payload)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var p struct {
+		Queries []struct{ Key string } `json:"contact_queries"`
+		Act     struct{ Fields map[string]string } `json:"activity_if_matched"`
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("preview is not JSON: %v\n%s", err, out)
+	}
+	if len(p.Queries) == 0 || p.Queries[0].Key != "phone:+33612345678" {
+		t.Errorf("queries = %+v, want phone:+33612345678 first", p.Queries)
+	}
+	if body := p.Act.Fields["hs_communication_body"]; !strings.Contains(body, "&lt;b&gt;hi&lt;/b&gt;") {
+		t.Errorf("body %q does not show the SMS's HTML as text", body)
+	}
+}
+
+// TestServeReceiveStatus runs the server through run() on :0 ports, posts the docs' example as Onoff does, and
+// checks the log output and `status` (through the admin API, then offline from the data file).
+func TestServeReceiveStatus(t *testing.T) {
+	cfg := writeConfig(t, minimalConfig)
+	env := map[string]string{"ONOFF_API_KEY": "secret-key"}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"onoffsync", "serve", "--config", cfg}, func(k string) string { return env[k] }, &bytes.Buffer{}, &stderr)
+	}()
+	addrs := regexp.MustCompile(`receiving webhooks on (\S+)/v1/onoff/sms \(admin on (\S+)\)`)
+	var m []string
+	deadline := time.Now().Add(10 * time.Second)
+	for m = addrs.FindStringSubmatch(stderr.String()); m == nil; m = addrs.FindStringSubmatch(stderr.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %s", stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	body := `{"id":"12345","eventName":"SMS","onoffUserName":"John Doe","onoffUserEmail":"john.doe@example.com","onoffUserNumber":"1234567890","externalNumber":"0987654321","externalName":"John Smith","externalEmail":"smith@example.com","date":"2023-05-20T14:30:00Z","smsDirection":"SENT","body":"This is the body of the SMS"}`
+	req, _ := http.NewRequest(http.MethodPost, "http://"+m[1]+"/v1/onoff/sms", strings.NewReader(body))
+	req.Header.Set("Authorization", "x-api-key secret-key")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	audit := filepath.Join(filepath.Dir(cfg), "audit.jsonl")
+	deadline = time.Now().Add(10 * time.Second)
+	for data, _ := os.ReadFile(audit); !strings.Contains(string(data), `"id":"12345"`); data, _ = os.ReadFile(audit) {
+		if time.Now().After(deadline) {
+			t.Fatalf("SMS never reached the log destination: %q", data)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// status through the running server's admin API (its port is in the config only as :0: point at it)
+	live := strings.Replace(minimalConfig, `listen: "127.0.0.1:0"
+destinations`, fmt.Sprintf("listen: %q\ndestinations", m[2]), 1)
+	liveCfg := filepath.Join(filepath.Dir(cfg), "live.yaml")
+	os.WriteFile(liveCfg, []byte(live), 0o600)
+	code, out, errs := runCmd(t, env, "status", "--config", liveCfg, "--json")
+	if code != 0 || !strings.Contains(out, `"server": "running"`) || !strings.Contains(out, `"done": 1`) {
+		t.Errorf("live status: exit %d, %s %s", code, out, errs)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d: %s", code, stderr.String())
+	}
+	code, out, errs = runCmd(t, env, "status", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "server: offline") || !regexp.MustCompile(`audit\s+log\s+0\s+0\s+0\s+1`).MatchString(out) {
+		t.Errorf("offline status: exit %d, %s %s", code, out, errs)
+	}
+	code, out, _ = runCmd(t, env, "dead", "list", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "DESTINATION") {
+		t.Errorf("offline dead list: exit %d, %s", code, out)
+	}
+	if strings.Contains(stderr.String(), "secret-key") {
+		t.Error("the webhook key appeared in the server's log")
+	}
+}
