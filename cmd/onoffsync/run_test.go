@@ -21,8 +21,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func runCmd(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
@@ -125,7 +129,7 @@ func TestMappingPreview(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var p struct {
-		Queries []struct{ Key string } `json:"contact_queries"`
+		Queries []struct{ Key string }             `json:"contact_queries"`
 		Act     struct{ Fields map[string]string } `json:"activity_if_matched"`
 	}
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
