@@ -133,3 +133,9 @@ func (c *AdminClient) Reload() error {
 	var out map[string]any
 	return c.do(http.MethodPost, "/admin/reload", nil, &out)
 }
+
+// Forget asks the server to erase one person's events.
+func (c *AdminClient) Forget(number, email string) (int, error) {
+	var out struct{ Count int }
+	return out.Count, c.do(http.MethodPost, "/admin/forget", map[string]string{"number": number, "email": email}, &out)
+}

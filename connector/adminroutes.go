@@ -38,6 +38,19 @@ func (s *Server) AdminHandler() http.Handler {
 	a.POST("/quarantine/:seq/drop", func(c *gin.Context) {
 		withSeq(c, func(seq uint64) (gin.H, error) { return gin.H{"dropped": seq}, s.admin.QuarantineDrop(seq) })
 	})
+	a.POST("/forget", func(c *gin.Context) {
+		var b struct{ Number, Email string }
+		if err := c.ShouldBindJSON(&b); err != nil {
+			abortJSON(c, http.StatusBadRequest, "body must be JSON: {\"number\"} or {\"email\"}")
+			return
+		}
+		n, err := s.admin.Forget(b.Number, b.Email)
+		if err != nil {
+			abortJSON(c, statusOf(err), err.Error())
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"count": n})
+	})
 	a.POST("/reload", func(c *gin.Context) {
 		if s.sync == nil {
 			abortJSON(c, http.StatusServiceUnavailable, "no sync loops run in this process")

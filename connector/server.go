@@ -121,7 +121,11 @@ func Run(ctx context.Context, cfg *Config, opts Options) error {
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		srv.retain(loopCtx, opts.Clock)
+	}()
 	go func() {
 		defer wg.Done()
 		var err error
@@ -162,4 +166,30 @@ func Run(ctx context.Context, cfg *Config, opts Options) error {
 	stopLoops()
 	wg.Wait()
 	return runErr
+}
+
+// sweepEvery is how often retention runs (and once at startup).
+const sweepEvery = 10 * time.Minute
+
+// retain applies store.retention until ctx ends: finished events older than it are removed; their
+// deduplication entries are kept twice as long, so a late redelivery is still recognised.
+func (s *Server) retain(ctx context.Context, clock Clock) {
+	keep := s.cfg.Store.Retention
+	if keep <= 0 {
+		return
+	}
+	for {
+		now := clock.Now()
+		n, err := s.store.Sweep(now.Add(-keep), now.Add(-2*keep))
+		if err != nil {
+			s.log.Error("retention sweep", "err", err)
+		} else if n > 0 {
+			s.log.Info("retention sweep", "removed_events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-clock.After(sweepEvery):
+		}
+	}
 }

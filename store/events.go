@@ -42,7 +42,7 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 		seq, dup = 0, false
 		if ev.SourceID != "" {
 			if v := tx.Bucket(bIDs).Get(idKey(ev.Class, ev.SourceID)); v != nil {
-				seq, dup = decodeU64(v), true
+				seq, dup = decodeU64(v[:8]), true
 				return nil
 			}
 		}
@@ -78,7 +78,7 @@ func insertEvent(tx *bolt.Tx, e *Event, now time.Time) (uint64, error) {
 		return 0, err
 	}
 	if e.SourceID != "" {
-		if err := tx.Bucket(bIDs).Put(idKey(e.Class, e.SourceID), u64(seq)); err != nil {
+		if err := tx.Bucket(bIDs).Put(idKey(e.Class, e.SourceID), idValue(seq, e.Received)); err != nil {
 			return 0, err
 		}
 	}
@@ -97,6 +97,12 @@ func insertEvent(tx *bolt.Tx, e *Event, now time.Time) (uint64, error) {
 		}
 	}
 	return seq, nil
+}
+
+// idValue is a deduplication entry: the event's seq, then when it was received (unix seconds), so retention
+// can expire old entries without reading the event.
+func idValue(seq uint64, received time.Time) []byte {
+	return append(u64(seq), u64(uint64(received.Unix()))...)
 }
 
 func decodeU64(b []byte) uint64 {
@@ -125,7 +131,7 @@ func (s *Store) EventBySource(class, sourceID string) (Event, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return getJSON(tx.Bucket(bEvents), v, &e)
+		return getJSON(tx.Bucket(bEvents), v[:8], &e)
 	})
 	return e, err
 }
@@ -171,9 +177,9 @@ func (s *Store) RequeueQuarantined(seq uint64, fix Revalidate) (Event, error) {
 		ne.Seq, ne.Received, ne.Raw, ne.Class = e.Seq, e.Received, e.Raw, e.Class
 		if ne.Status != Quarantined {
 			if ne.SourceID != "" {
-				if v := tx.Bucket(bIDs).Get(idKey(ne.Class, ne.SourceID)); v != nil && decodeU64(v) != seq {
+				if v := tx.Bucket(bIDs).Get(idKey(ne.Class, ne.SourceID)); v != nil && decodeU64(v[:8]) != seq {
 					ne.Status, ds = Duplicate, nil
-				} else if err := tx.Bucket(bIDs).Put(idKey(ne.Class, ne.SourceID), u64(seq)); err != nil {
+				} else if err := tx.Bucket(bIDs).Put(idKey(ne.Class, ne.SourceID), idValue(seq, ne.Received)); err != nil {
 					return err
 				}
 			}

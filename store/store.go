@@ -173,6 +173,9 @@ func (s *Store) Close() error {
 	if s.closed {
 		s.mu.Unlock()
 		<-s.stopped
+		if s.db.IsReadOnly() {
+			return s.db.Close() // no committer ran; closing twice is harmless in bbolt
+		}
 		return nil
 	}
 	s.closed = true

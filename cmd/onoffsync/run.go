@@ -36,6 +36,7 @@ Usage:
   onoffsync status     [--config FILE] [--json]   per destination: jobs by state, oldest pending, pauses
   onoffsync dead       list|retry|drop [--config FILE] [--destination D] [--seq N] [--all]
   onoffsync quarantine list|show|requeue|drop [SEQ] [--config FILE]
+  onoffsync forget     --number N | --email E [--config FILE]   erase one person's stored events (GDPR)
   onoffsync mapping    default hubspot|salesforce|log
   onoffsync mapping    preview [--config FILE] --destination NAME --payload event.json
   onoffsync version
@@ -72,7 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cmds := map[string]func(*env, []string) error{
 		"serve": cmdServe, "check": cmdCheck, "status": cmdStatus, "dead": cmdDead, "quarantine": cmdQuarantine,
-		"mapping": cmdMapping, "version": cmdVersion,
+		"mapping": cmdMapping, "version": cmdVersion, "forget": cmdForget,
 	}
 	name := args[1]
 	if name == "help" || name == "-h" || name == "--help" {
@@ -429,6 +430,35 @@ func cmdQuarantine(e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "event %d dropped\n", seq)
 	}
+	return nil
+}
+
+func cmdForget(e *env, args []string) error {
+	fs, path := e.flags("forget")
+	number := fs.String("number", "", "the person's phone number (any format)")
+	email := fs.String("email", "", "the person's email")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError{"unexpected argument " + pos[0]}
+	}
+	if (*number == "") == (*email == "") {
+		return usageError{"give exactly one of --number or --email"}
+	}
+	cfg, err := e.loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	api, done, err := e.admin(cfg, true)
+	if err != nil {
+		return err
+	}
+	defer done()
+	n, err := api.Forget(*number, *email)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d stored event(s) erased; what was already logged in a CRM or written to a log destination is not touched\n", n)
 	return nil
 }
 

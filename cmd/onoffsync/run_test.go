@@ -200,6 +200,13 @@ destinations`, fmt.Sprintf("listen: %q\ndestinations", m[2]), 1)
 	if code != 0 || !strings.Contains(out, "DESTINATION") {
 		t.Errorf("offline dead list: exit %d, %s", code, out)
 	}
+	code, out, errs = runCmd(t, env, "forget", "--number", "+33 9 87 65 43 21", "--config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "1 stored event(s) erased") {
+		t.Errorf("forget: exit %d, %s %s", code, out, errs)
+	}
+	if code, _, _ = runCmd(t, env, "forget", "--config", cfg); code != 2 {
+		t.Errorf("forget without a person: exit %d, want 2", code)
+	}
 	if strings.Contains(stderr.String(), "secret-key") {
 		t.Error("the webhook key appeared in the server's log")
 	}

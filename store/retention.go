@@ -1,0 +1,171 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// sweepBatch bounds how many events one sweep transaction removes, so the writer lock is never held long.
+const sweepBatch = 2000
+
+// Sweep applies retention: events received before cutoff whose jobs are all finished (done, skipped or dead),
+// and quarantined or ignored ones, are removed with their jobs; their deduplication entries stay until
+// idsCutoff, so a late redelivery is still answered as a duplicate. It returns how many events it removed.
+func (s *Store) Sweep(cutoff, idsCutoff time.Time) (int, error) {
+	total := 0
+	for {
+		n, more, err := s.sweepOnce(cutoff)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("sweep: %w", err)
+		}
+		if !more {
+			break
+		}
+	}
+	err := s.update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bIDs).Cursor()
+		var del [][]byte
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < idsCutoff.Unix() {
+				del = append(del, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range del {
+			if err := tx.Bucket(bIDs).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return total, fmt.Errorf("sweep ids: %w", err)
+	}
+	return total, nil
+}
+
+// sweepOnce removes up to sweepBatch expired events, oldest first, and says whether more may be left.
+func (s *Store) sweepOnce(cutoff time.Time) (n int, more bool, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		n, more = 0, false
+		c := tx.Bucket(bEvents).Cursor()
+		var del []Event
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var e Event
+			if err := unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", decodeU64(k), err)
+			}
+			if !e.Received.Before(cutoff) {
+				break // events are in arrival order
+			}
+			if finished(tx, e) {
+				del = append(del, e)
+				if len(del) == sweepBatch {
+					more = true
+					break
+				}
+			}
+		}
+		for _, e := range del {
+			if err := deleteEvent(tx, e); err != nil {
+				return err
+			}
+		}
+		n = len(del)
+		return nil
+	})
+	return n, more, err
+}
+
+// finished reports whether none of e's jobs is still queued (pending, in flight or retrying).
+func finished(tx *bolt.Tx, e Event) bool {
+	for _, d := range e.Dests {
+		if tx.Bucket(bQueue).Get(jobKey(d, e.Seq)) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteEvent removes an event, its jobs (with their indexes and counts) and its quarantine entry. Its
+// deduplication entry stays.
+func deleteEvent(tx *bolt.Tx, e Event) error {
+	for _, d := range e.Dests {
+		k := jobKey(d, e.Seq)
+		j, err := getJob(tx, k)
+		if err != nil {
+			continue // a dropped dead letter
+		}
+		for _, b := range [][]byte{bJobs, bQueue, bDead} {
+			if err := tx.Bucket(b).Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := addCount(tx, d, j.State, -1); err != nil {
+			return err
+		}
+	}
+	if tx.Bucket(bQuarantine).Get(eventKey(e.Seq)) != nil {
+		if err := tx.Bucket(bQuarantine).Delete(eventKey(e.Seq)); err != nil {
+			return err
+		}
+		if err := addCount(tx, "", Quarantined, -1); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bEvents).Delete(eventKey(e.Seq))
+}
+
+// Forget erases every event for which match (given the event) is true, with its jobs, whatever their state:
+// a person's erasure request. Deduplication entries stay (they hold Onoff's opaque id, nothing personal).
+// It returns how many events it erased.
+func (s *Store) Forget(match func(Event) bool) (int, error) {
+	var n int
+	err := s.update(func(tx *bolt.Tx) error {
+		n = 0
+		var del []Event
+		c := tx.Bucket(bEvents).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var e Event
+			if err := unmarshal(v, &e); err != nil {
+				return fmt.Errorf("event %d: %w", decodeU64(k), err)
+			}
+			if match(e) {
+				del = append(del, e)
+			}
+		}
+		for _, e := range del {
+			if err := deleteEvent(tx, e); err != nil {
+				return err
+			}
+		}
+		n = len(del)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("forget: %w", err)
+	}
+	return n, nil
+}
+
+// ForgetContacts drops contact-cache entries whose query key match says to forget, in every destination.
+func (s *Store) ForgetContacts(match func(key string) bool) error {
+	return s.update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bContacts).Cursor()
+		var del [][]byte
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if i := indexZero(k); i < len(k) && match(string(k[i+1:])) {
+				del = append(del, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range del {
+			if err := tx.Bucket(bContacts).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
