@@ -92,10 +92,11 @@ func newSyncEnv(t *testing.T, dests string, names ...string) *syncEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adapters := map[string]crm.Client{}
+	adapters := map[string]func(AdapterDeps) (crm.Client, error){}
 	for _, n := range names {
-		e.fakes[n] = crmtest.NewFake(crm.Limits{SearchBatch: 10, WriteBatch: 20})
-		adapters[n] = e.fakes[n]
+		f := crmtest.NewFake(crm.Limits{SearchBatch: 10, WriteBatch: 20})
+		e.fakes[n] = f
+		adapters[n] = func(AdapterDeps) (crm.Client, error) { return f, nil }
 	}
 	opts := Options{Clock: e.clock, Adapters: adapters}
 	e.syncer, err = NewSyncer(cfg, e.store, opts)
@@ -400,7 +401,8 @@ func TestLoopCrashAfterSendNoDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.store = st
-	e.syncer, err = NewSyncer(e.syncer.cfg, st, Options{Clock: e.clock, Adapters: map[string]crm.Client{"crm": f}})
+	e.syncer, err = NewSyncer(e.syncer.cfg, st, Options{Clock: e.clock, Adapters: map[string]func(AdapterDeps) (crm.Client, error){
+		"crm": func(AdapterDeps) (crm.Client, error) { return f, nil }}})
 	if err != nil {
 		t.Fatal(err)
 	}

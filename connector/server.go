@@ -28,8 +28,9 @@ type Options struct {
 	HTTPClient *http.Client     // adapters' HTTP client; nil for their defaults
 	// Ready is called once both listeners are bound, with their addresses.
 	Ready func(receiver, admin net.Addr)
-	// Adapters replaces the adapter of the destinations it names (tests, embedding); the rest are built from config.
-	Adapters map[string]crm.Client
+	// Adapters builds the adapter of the destinations it names (tests, embedding) with the deps the loop would
+	// give a built-in one; the rest are built from config.
+	Adapters map[string]func(AdapterDeps) (crm.Client, error)
 	// Reload, when not nil, delivers mapping reload requests (SIGHUP).
 	Reload <-chan struct{}
 }

@@ -37,11 +37,12 @@ func NewSyncer(cfg *Config, st *store.Store, opts Options) (*Syncer, error) {
 			log: opts.Logger.With("destination", d.Name)}
 		l.mapping.Store(m)
 		l.throttle = newThrottle(nil, opts.Clock.Now)
-		client, err := opts.Adapters[d.Name], error(nil)
-		if client == nil {
-			client, err = NewClient(d, AdapterDeps{HTTPClient: opts.HTTPClient, Throttle: l.throttle, Now: opts.Clock.Now,
-				Logger: l.log, Stdout: opts.Stdout})
+		deps := AdapterDeps{HTTPClient: opts.HTTPClient, Throttle: l.throttle, Now: opts.Clock.Now, Logger: l.log, Stdout: opts.Stdout}
+		build := opts.Adapters[d.Name]
+		if build == nil {
+			build = func(deps AdapterDeps) (crm.Client, error) { return NewClient(d, deps) }
 		}
+		client, err := build(deps)
 		if err != nil {
 			return nil, fmt.Errorf("destination %s: %w", d.Name, err)
 		}

@@ -37,7 +37,38 @@ type Fake struct {
 	lag        time.Duration
 	nextID     int
 	onCall     func(method string)
+	throttle   crm.Throttle
+	rateLimits []crm.RateLimit
+	e164       map[string]string // region|stored phone -> E.164, so matching stays cheap with many contacts
 }
+
+// samePhone is crm.SamePhone with its parse of the stored number memoised (caller holds f.mu).
+func (f *Fake) samePhone(stored string, p crm.Phone) bool {
+	if !p.Valid() {
+		return false
+	}
+	if f.e164 == nil {
+		f.e164 = map[string]string{}
+	}
+	k := p.Region + "|" + stored
+	e, ok := f.e164[k]
+	if !ok {
+		e = crm.ParsePhone(stored, p.Region).E164
+		f.e164[k] = e
+	}
+	return e != "" && e == p.E164
+}
+
+// Throttle makes every method wait on th first ("search" for FindContacts, "write" for the others), as a
+// real adapter does, and declares limits through RateLimits.
+func (f *Fake) Throttle(th crm.Throttle, limits []crm.RateLimit) {
+	f.mu.Lock()
+	f.throttle, f.rateLimits = th, limits
+	f.mu.Unlock()
+}
+
+// RateLimits returns what Throttle declared.
+func (f *Fake) RateLimits() []crm.RateLimit { f.mu.Lock(); defer f.mu.Unlock(); return f.rateLimits }
 
 // NewFake returns an empty Fake with the given batch limits (zero values become 10 and 100).
 func NewFake(l crm.Limits) *Fake {
@@ -154,6 +185,18 @@ func (f *Fake) LoggedCount(sourceID string) int {
 
 func (f *Fake) enter(method string, n int) error {
 	f.mu.Lock()
+	th := f.throttle
+	f.mu.Unlock()
+	if th != nil {
+		kind := "write"
+		if method == MethodFind || method == MethodLookup {
+			kind = "search"
+		}
+		if err := th.Wait(context.Background(), kind); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
 	hook := f.onCall
 	f.calls[method]++
 	f.items[method] += n
@@ -189,7 +232,7 @@ func (f *Fake) FindContacts(ctx context.Context, qs []crm.ContactQuery) ([][]crm
 				continue
 			}
 			for _, p := range c.Phones {
-				if q.Email == "" && crm.SamePhone(p, q.Phone) {
+				if q.Email == "" && f.samePhone(p, q.Phone) {
 					out[i] = append(out[i], c)
 					break
 				}
