@@ -195,7 +195,7 @@ func TestInvalidCredentialsPause(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The default HTTP client (retryablehttp): a 401 must not be retried.
-			e := newEnv(t, tc.srv, tc.cfg, Options{HTTPClient: defaultHTTPClient()})
+			e := newEnv(t, tc.srv, tc.cfg, Options{HTTPClient: crm.NewHTTPClient()})
 			if tc.cfg.Token == "pat-old" {
 				e.srv.AddToken("pat-old", e.clock.Now().Add(-time.Minute))
 			}

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/onoffsync/onoffsync/crm"
 )
 
@@ -121,7 +120,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 	c := &Client{cfg: cfg, hc: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
 		log: opts.Logger, owners: map[string]ownerEntry{}, remaining: -1, interval: 10 * time.Second, sleep: sleepCtx}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = crm.NewHTTPClient()
 	}
 	if c.throttle == nil {
 		c.throttle = crm.Unthrottled{}
@@ -137,26 +136,6 @@ func New(cfg Config, opts Options) (*Client, error) {
 	}
 	c.auth = newAuth(cfg, c)
 	return c, nil
-}
-
-type noRetryKey struct{}
-
-// defaultHTTPClient retries transport errors and 5xx twice, but never a 429 (the loop owns rate limits) nor a
-// write (a retried write after an ambiguous failure could duplicate; the loop checks FindActivity first).
-func defaultHTTPClient() *http.Client {
-	rc := retryablehttp.NewClient()
-	rc.RetryMax = 2
-	rc.RetryWaitMin = 500 * time.Millisecond
-	rc.RetryWaitMax = 5 * time.Second
-	rc.Logger = nil
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if ctx.Value(noRetryKey{}) != nil || (resp != nil && resp.StatusCode == http.StatusTooManyRequests) {
-			return false, nil
-		}
-		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	}
-	return rc.StandardClient()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -279,7 +258,7 @@ func (c *Client) send(ctx context.Context, k call, payload []byte) (int, []byte,
 	}
 	rctx := ctx
 	if k.write {
-		rctx = context.WithValue(ctx, noRetryKey{}, true)
+		rctx = crm.NoRetry(ctx)
 	}
 	req, err := http.NewRequestWithContext(rctx, k.method, u, rd)
 	if err != nil {

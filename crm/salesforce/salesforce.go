@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-retryablehttp"
-
 	"github.com/onoffsync/onoffsync/crm"
 )
 
@@ -93,7 +91,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 	c := &Client{cfg: cfg, http: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
 		log: opts.Logger, base: "/services/data/" + cfg.APIVersion, owners: map[string]ownerEntry{}}
 	if c.http == nil {
-		c.http = defaultHTTPClient()
+		c.http = crm.NewHTTPClient()
 	}
 	if c.throttle == nil {
 		c.throttle = crm.Unthrottled{}
@@ -113,28 +111,6 @@ func New(cfg Config, opts Options) (*Client, error) {
 	}
 	c.auth = auth
 	return c, nil
-}
-
-type noRetryKey struct{}
-
-func defaultHTTPClient() *http.Client {
-	rc := retryablehttp.NewClient()
-	rc.RetryMax = 2
-	rc.Logger = nil
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-			return false, nil // the loop handles rate limits
-		}
-		if ctx.Value(noRetryKey{}) != nil {
-			return false, nil // a plain create resent after an ambiguous failure would duplicate
-		}
-		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	}
-	return rc.StandardClient()
 }
 
 // Limits declares SearchBatch phone/email queries per FindContacts and 200 Tasks per LogActivities.
@@ -336,7 +312,7 @@ func (c *Client) send(ctx context.Context, s session, cl call, payload []byte) (
 	}
 	rctx := ctx
 	if cl.noRetry {
-		rctx = context.WithValue(ctx, noRetryKey{}, true)
+		rctx = crm.NoRetry(ctx)
 	}
 	var body io.Reader
 	if payload != nil {
