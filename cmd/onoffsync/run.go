@@ -270,14 +270,22 @@ func cmdStatus(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "server: %s   quarantine: %d\n", st.Server, st.Quarantine)
 	tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "DESTINATION\tTYPE\tPENDING\tIN FLIGHT\tRETRYING\tDONE\tSKIPPED\tDEAD\tOLDEST PENDING\tSTATE")
+	fmt.Fprintln(tw, "DESTINATION\tTYPE\tPENDING\tIN FLIGHT\tRETRYING\tDONE\tSKIPPED\tDEAD\tOLDEST PENDING\tRATE\tSTATE")
 	for _, d := range st.Destinations {
 		c := d.Counts
 		oldest := "-"
 		if !d.OldestPending.IsZero() {
 			oldest = (time.Duration(d.OldestPendingAge) * time.Second).String()
 		}
-		state := "-"
+		state, rate := "-", "-"
+		if d.Live != nil && len(d.Live.Rates) > 0 {
+			var parts []string
+			for kind, r := range d.Live.Rates {
+				parts = append(parts, fmt.Sprintf("%s %.3g/s", kind, r))
+			}
+			sort.Strings(parts)
+			rate = strings.Join(parts, ", ")
+		}
 		if d.Live != nil {
 			state = "running"
 			if d.Live.Paused {
@@ -286,8 +294,8 @@ func cmdStatus(e *env, args []string) error {
 				state = "last error: " + d.Live.LastError
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", d.Name, d.Type, c[store.Pending], c[store.InFlight],
-			c[store.Retrying], c[store.Done], c[store.Skipped], c[store.Dead], oldest, state)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", d.Name, d.Type, c[store.Pending], c[store.InFlight],
+			c[store.Retrying], c[store.Done], c[store.Skipped], c[store.Dead], oldest, rate, state)
 	}
 	return tw.Flush()
 }
@@ -544,5 +552,6 @@ func versionString() string {
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // show "<b>" as an admin wrote it, not "\u003cb\u003e"
 	return enc.Encode(v)
 }

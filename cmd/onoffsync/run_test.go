@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/onoffsync/onoffsync/crm/hubspot/hubspottest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine to write while the test reads.
@@ -120,6 +123,38 @@ func TestMappingDefault(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// TestMappingPreviewGolden pins what `mapping preview` prints for each built-in mapping.
+func TestMappingPreviewGolden(t *testing.T) {
+	for _, typ := range []string{"hubspot", "salesforce", "log"} {
+		t.Run(typ, func(t *testing.T) {
+			extra := map[string]string{
+				"hubspot":    "  - {name: dest, type: hubspot, token: t, time_zone: Europe/Paris}\n",
+				"salesforce": "  - {name: dest, type: salesforce, login_url: \"https://example.my.salesforce.com\", auth: client_credentials, client_id: id, client_secret: s, time_zone: Europe/Paris}\n",
+				"log":        "  - {name: dest, type: log, output: x.jsonl}\n",
+			}[typ]
+			cfg := writeConfig(t, minimalConfig+extra)
+			code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "mapping", "preview", "--config", cfg,
+				"--destination", "dest", "--payload", "testdata/event.json")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errs)
+			}
+			golden := filepath.Join("testdata", "preview_"+typ+".golden")
+			if *update {
+				os.WriteFile(golden, []byte(out), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./cmd/onoffsync -update)", err)
+			}
+			if out != string(want) {
+				t.Errorf("preview differs from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", golden, out, want)
+			}
+		})
+	}
+}
+
 func TestMappingPreview(t *testing.T) {
 	cfg := writeConfig(t, minimalConfig+"  - {name: hs, type: hubspot, token: t}\n")
 	payload := filepath.Join(filepath.Dir(cfg), "event.json")
@@ -184,7 +219,15 @@ func TestServeReceiveStatus(t *testing.T) {
 destinations`, fmt.Sprintf("listen: %q\ndestinations", m[2]), 1)
 	liveCfg := filepath.Join(filepath.Dir(cfg), "live.yaml")
 	os.WriteFile(liveCfg, []byte(live), 0o600)
-	code, out, errs := runCmd(t, env, "status", "--config", liveCfg, "--json")
+	// The log line is written before the job's outcome is committed: poll status until it shows done.
+	var code int
+	var out, errs string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		code, out, errs = runCmd(t, env, "status", "--config", liveCfg, "--json")
+		if strings.Contains(out, `"done": 1`) {
+			break
+		}
+	}
 	if code != 0 || !strings.Contains(out, `"server": "running"`) || !strings.Contains(out, `"done": 1`) {
 		t.Errorf("live status: exit %d, %s %s", code, out, errs)
 	}
@@ -209,5 +252,25 @@ destinations`, fmt.Sprintf("listen: %q\ndestinations", m[2]), 1)
 	}
 	if strings.Contains(stderr.String(), "secret-key") {
 		t.Error("the webhook key appeared in the server's log")
+	}
+}
+
+func TestCheckOnline(t *testing.T) {
+	hs := hubspottest.New(hubspottest.Options{Tokens: []string{"pat-good"}})
+	defer hs.Close()
+	cfg := func(token string) string {
+		return writeConfig(t, minimalConfig+fmt.Sprintf("  - {name: hs, type: hubspot, token: %s, base_url: %q}\n", token, hs.URL))
+	}
+	env := map[string]string{"ONOFF_API_KEY": "k"}
+	code, out, errs := runCmd(t, env, "check", "--online", "--config", cfg("pat-good"))
+	if code != 0 || !strings.Contains(out, "hs (hubspot): OK") || !strings.Contains(out, "audit (log): nothing to check online") {
+		t.Errorf("good token: exit %d, %s %s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, env, "check", "--online", "--config", cfg("pat-bad"))
+	if code != 1 || !strings.Contains(out, "hs (hubspot): FAILED") || !strings.Contains(errs, "1 destination(s) failed") {
+		t.Errorf("bad token: exit %d, %s %s", code, out, errs)
+	}
+	if strings.Contains(out+errs, "pat-bad") {
+		t.Error("the token was printed")
 	}
 }
