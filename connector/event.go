@@ -140,6 +140,9 @@ func parseDate(raw json.RawMessage) (time.Time, error) {
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			if ms := t.UnixMilli(); ms <= 0 || ms > 1e14 { // the range fromMillis accepts: 1970 to 5138
+				return time.Time{}, fmt.Errorf("date %q out of range (1970 to 5138)", truncate(s, 40))
+			}
 			return t.UTC(), nil
 		}
 	}

@@ -41,38 +41,51 @@ func (p Phone) Digits() []string {
 		add(p.National)
 		return out
 	}
-	add(phonenumbers.NormalizeDigitsOnly(p.Raw))
+	add(asciiDigits(p.Raw))
 	return out
 }
 
 // ParsePhone parses raw with region as the country for national-format numbers (an ISO code such as "FR").
 // A number written with a leading "+" or "00" needs no region. It never fails: an unparseable number comes
-// back with only Raw set.
+// back with only Raw set. Trunk is "" where the country has no national form that reads back as the same
+// number (non-geographic +800 numbers, some Argentine mobiles).
 func ParsePhone(raw, region string) Phone {
 	p := Phone{Raw: raw}
-	s := strings.TrimSpace(raw)
-	if s == "" || !hasDigit(s) || hasLetter(s) {
-		return p
-	}
-	if strings.HasPrefix(s, "00") {
-		s = "+" + s[2:]
-	}
-	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
-	if err != nil || !phonenumbers.IsPossibleNumber(num) {
-		return p
-	}
-	nsn := phonenumbers.GetNationalSignificantNumber(num)
-	if len(nsn) < 6 { // short codes are possible numbers in some plans; they are not people
+	num := parse(raw, region)
+	if num == nil {
 		return p
 	}
 	p.E164 = phonenumbers.Format(num, phonenumbers.E164)
-	p.National = nsn
+	if again := parse(p.E164, ""); again == nil || phonenumbers.Format(again, phonenumbers.E164) != p.E164 {
+		return Phone{Raw: raw} // in no assigned range: its E.164 form would not read back as itself
+	}
+	p.National = phonenumbers.GetNationalSignificantNumber(num)
 	p.Region = phonenumbers.GetRegionCodeForNumber(num)
 	if p.Region == "" || p.Region == "ZZ" { // a number in no assigned range still has a country
 		p.Region = phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
 	}
 	p.Trunk = phonenumbers.NormalizeDigitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+	if t := parse(p.Trunk, p.Region); t == nil || phonenumbers.Format(t, phonenumbers.E164) != p.E164 {
+		p.Trunk = ""
+	}
 	return p
+}
+
+// parse reads raw as a possible phone number of at least 6 national digits, or returns nil: empty strings,
+// alphanumeric senders and short codes are not people.
+func parse(raw, region string) *phonenumbers.PhoneNumber {
+	s := strings.TrimSpace(raw)
+	if s == "" || !hasDigit(s) || hasLetter(s) {
+		return nil
+	}
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	num, err := phonenumbers.Parse(s, strings.ToUpper(region))
+	if err != nil || !phonenumbers.IsPossibleNumber(num) || len(phonenumbers.GetNationalSignificantNumber(num)) < 6 {
+		return nil
+	}
+	return num
 }
 
 // RegionFor picks the region to parse an external number with: the country of the Onoff user's own number
@@ -119,4 +132,15 @@ func (p Phone) Format() string {
 		return p.Raw
 	}
 	return phonenumbers.Format(num, phonenumbers.NATIONAL)
+}
+
+// asciiDigits keeps the ASCII digits of s (NormalizeDigitsOnly keeps other scripts' digits too, which no CRM
+// search matches).
+func asciiDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, s)
 }

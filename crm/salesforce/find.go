@@ -32,8 +32,9 @@ const (
 // soslReserved are the characters SOSL gives a meaning to inside FIND {...}.
 const soslReserved = `&|!(){}[]^"~*?:\'+-`
 
-// EscapeSOSL backslash-escapes every SOSL reserved character (& | ! ( ) { } [ ] ^ " ~ * ? : \ ' + -) so s is
-// searched literally.
+// EscapeSOSL backslash-escapes every SOSL reserved character (& | ! ( ) { } [ ] ^ " ~ * ? : \ ' + -), so no
+// character of s can end the FIND clause or change the query's structure. Whitespace still separates terms and a
+// bare OR, AND or NOT is still an operator: the adapter only ever searches digit strings.
 func EscapeSOSL(s string) string {
 	var b strings.Builder
 	for _, r := range s {
