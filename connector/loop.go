@@ -175,9 +175,23 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) {
 		outs = append(outs, w.out)
 		l.observe(w)
 	}
-	if err := l.s.store.Complete(outs); err != nil {
-		// The jobs stay in flight and come back as ambiguous after a restart; nothing is lost.
-		l.log.Error("record outcomes", "err", err)
+	l.record(ctx, outs)
+}
+
+// record commits a batch's outcomes, retrying while the store cannot write (a full disk): until it succeeds
+// the jobs stay in flight, and a crash meanwhile brings them back as ambiguous, so nothing is lost.
+func (l *loop) record(ctx context.Context, outs []store.Outcome) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 30*time.Second) {
+		err := l.s.store.Complete(outs)
+		if err == nil {
+			return
+		}
+		l.log.Error("record outcomes; will retry", "err", err, "jobs", len(outs))
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.s.clock.After(wait):
+		}
 	}
 }
 

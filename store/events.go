@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -18,18 +20,64 @@ const (
 
 // Event is one authenticated webhook as received.
 type Event struct {
-	Seq       uint64            `json:"seq"`
+	Seq       uint64            `json:"-"` // the key
 	Class     string            `json:"class"` // which webhook: "sms" or "call"
 	Status    string            `json:"status"`
 	SourceID  string            `json:"source_id,omitempty"` // Onoff's id
 	EventName string            `json:"event_name,omitempty"`
 	Received  time.Time         `json:"received"`
-	Raw       []byte            `json:"raw,omitempty"` // the body exactly as received (nil once retention erased it)
+	Raw       []byte            `json:"-"` // the body exactly as received, stored after the header
 	Problems  map[string]string `json:"problems,omitempty"`
 	Dests     []string          `json:"dests,omitempty"` // destinations that got a job
 }
 
 func eventKey(seq uint64) []byte { return u64(seq) }
+
+// encodeEvent lays an event out as a 4-byte header length, the JSON header (every field but Seq and Raw),
+// then the raw body as is: no base64, and cheap to build outside the write transaction.
+func encodeEvent(e *Event) ([]byte, error) {
+	h, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 4, 4+len(h)+len(e.Raw))
+	binary.BigEndian.PutUint32(out, uint32(len(h)))
+	out = append(out, h...)
+	return append(out, e.Raw...), nil
+}
+
+func decodeEvent(k, v []byte) (Event, error) {
+	var e Event
+	if len(v) < 4 || int(binary.BigEndian.Uint32(v)) > len(v)-4 {
+		return e, fmt.Errorf("event %d: corrupt record", decodeU64(k))
+	}
+	n := int(binary.BigEndian.Uint32(v))
+	if err := json.Unmarshal(v[4:4+n], &e); err != nil {
+		return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+	}
+	if raw := v[4+n:]; len(raw) > 0 {
+		e.Raw = append([]byte(nil), raw...) // bbolt's memory is only valid during the transaction
+	}
+	e.Seq = decodeU64(k)
+	return e, nil
+}
+
+// getEvent reads event seq, or ErrNotFound.
+func getEvent(tx *bolt.Tx, k []byte) (Event, error) {
+	v := tx.Bucket(bEvents).Get(k)
+	if v == nil {
+		return Event{}, ErrNotFound
+	}
+	return decodeEvent(k, v)
+}
+
+func putEvent(tx *bolt.Tx, e *Event) error {
+	data, err := encodeEvent(e)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bEvents).Put(eventKey(e.Seq), data)
+}
 
 func idKey(class, sourceID string) []byte { return []byte(class + ":" + sourceID) }
 
@@ -38,6 +86,18 @@ func idKey(class, sourceID string) []byte { return []byte(class + ":" + sourceID
 // It returns once the write is fsync'd; any error means nothing was stored.
 func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err error) {
 	now := s.now()
+	e := ev
+	e.Dests = nil
+	if e.Status == Accepted {
+		e.Dests = dests
+	}
+	if e.Received.IsZero() {
+		e.Received = now
+	}
+	data, err := encodeEvent(&e) // outside the transaction: the committer is the one serial step
+	if err != nil {
+		return 0, false, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
+	}
 	err = s.update(func(tx *bolt.Tx) error {
 		seq, dup = 0, false
 		if ev.SourceID != "" {
@@ -46,13 +106,8 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 				return nil
 			}
 		}
-		e := ev
-		e.Dests = nil
-		if e.Status == Accepted {
-			e.Dests = dests
-		}
 		var err error
-		seq, err = insertEvent(tx, &e, now)
+		seq, err = insertEvent(tx, &e, data, now)
 		return err
 	})
 	if err != nil {
@@ -64,17 +119,16 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 	return seq, dup, nil
 }
 
-func insertEvent(tx *bolt.Tx, e *Event, now time.Time) (uint64, error) {
+// insertEvent stores e, already encoded as data, under the next seq, with its dedup entry, quarantine entry
+// and jobs.
+func insertEvent(tx *bolt.Tx, e *Event, data []byte, now time.Time) (uint64, error) {
 	events := tx.Bucket(bEvents)
 	seq, err := events.NextSequence()
 	if err != nil {
 		return 0, err
 	}
 	e.Seq = seq
-	if e.Received.IsZero() {
-		e.Received = now
-	}
-	if err := putJSON(events, eventKey(seq), e); err != nil {
+	if err := events.Put(eventKey(seq), data); err != nil {
 		return 0, err
 	}
 	if e.SourceID != "" {
@@ -119,7 +173,11 @@ func decodeU64(b []byte) uint64 {
 // Event returns the event stored under seq, or ErrNotFound.
 func (s *Store) Event(seq uint64) (Event, error) {
 	var e Event
-	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bEvents), eventKey(seq), &e) })
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		e, err = getEvent(tx, eventKey(seq))
+		return err
+	})
 	return e, err
 }
 
@@ -131,7 +189,9 @@ func (s *Store) EventBySource(class, sourceID string) (Event, error) {
 		if v == nil {
 			return ErrNotFound
 		}
-		return getJSON(tx.Bucket(bEvents), v[:8], &e)
+		var err error
+		e, err = getEvent(tx, v[:8])
+		return err
 	})
 	return e, err
 }
@@ -142,9 +202,9 @@ func (s *Store) Quarantine(after uint64, limit int) ([]Event, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bQuarantine).Cursor()
 		for k, _ := c.Seek(eventKey(after + 1)); k != nil && len(out) < limit; k, _ = c.Next() {
-			var e Event
-			if err := getJSON(tx.Bucket(bEvents), k, &e); err != nil {
-				return fmt.Errorf("event %d: %w", decodeU64(k), err)
+			e, err := getEvent(tx, k)
+			if err != nil {
+				return err
 			}
 			out = append(out, e)
 		}
@@ -169,8 +229,8 @@ func (s *Store) RequeueQuarantined(seq uint64, fix Revalidate) (Event, error) {
 		if tx.Bucket(bQuarantine).Get(eventKey(seq)) == nil {
 			return ErrNotFound
 		}
-		var e Event
-		if err := getJSON(tx.Bucket(bEvents), eventKey(seq), &e); err != nil {
+		e, err := getEvent(tx, eventKey(seq))
+		if err != nil {
 			return err
 		}
 		ne, ds := fix(e)
@@ -200,7 +260,7 @@ func (s *Store) RequeueQuarantined(seq uint64, fix Revalidate) (Event, error) {
 			}
 		}
 		out = ne
-		return putJSON(tx.Bucket(bEvents), eventKey(seq), &ne)
+		return putEvent(tx, &ne)
 	})
 	if err != nil {
 		return Event{}, fmt.Errorf("requeue quarantined %d: %w", seq, err)

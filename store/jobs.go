@@ -129,8 +129,8 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 			if err := putJob(tx, k, j, old); err != nil {
 				return err
 			}
-			var e Event
-			if err := getJSON(tx.Bucket(bEvents), eventKey(j.Seq), &e); err != nil {
+			e, err := getEvent(tx, eventKey(j.Seq))
+			if err != nil {
 				return fmt.Errorf("event %d: %w", j.Seq, err)
 			}
 			jobs = append(jobs, Claimed{Job: *j, Event: e})
@@ -207,8 +207,8 @@ func (s *Store) Complete(outs []Outcome) error {
 func (s *Store) Jobs(seq uint64) ([]Job, error) {
 	var out []Job
 	err := s.db.View(func(tx *bolt.Tx) error {
-		var e Event
-		if err := getJSON(tx.Bucket(bEvents), eventKey(seq), &e); err != nil {
+		e, err := getEvent(tx, eventKey(seq))
+		if err != nil {
 			return err
 		}
 		for _, d := range e.Dests {
@@ -237,8 +237,8 @@ func (s *Store) DeadLetters(dest string, limit int) ([]Claimed, error) {
 			if err != nil {
 				return err
 			}
-			var e Event
-			if err := getJSON(tx.Bucket(bEvents), eventKey(j.Seq), &e); err != nil {
+			e, err := getEvent(tx, eventKey(j.Seq))
+			if err != nil {
 				return fmt.Errorf("event %d: %w", j.Seq, err)
 			}
 			out = append(out, Claimed{Job: *j, Event: e})

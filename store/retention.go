@@ -54,9 +54,9 @@ func (s *Store) sweepOnce(cutoff time.Time) (n int, more bool, err error) {
 		c := tx.Bucket(bEvents).Cursor()
 		var del []Event
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var e Event
-			if err := unmarshal(v, &e); err != nil {
-				return fmt.Errorf("event %d: %w", decodeU64(k), err)
+			e, err := decodeEvent(k, v)
+			if err != nil {
+				return err
 			}
 			if !e.Received.Before(cutoff) {
 				break // events are in arrival order
@@ -129,9 +129,9 @@ func (s *Store) Forget(match func(Event) bool) (int, error) {
 		var del []Event
 		c := tx.Bucket(bEvents).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var e Event
-			if err := unmarshal(v, &e); err != nil {
-				return fmt.Errorf("event %d: %w", decodeU64(k), err)
+			e, err := decodeEvent(k, v)
+			if err != nil {
+				return err
 			}
 			if match(e) {
 				del = append(del, e)
