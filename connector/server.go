@@ -169,8 +169,11 @@ func Run(ctx context.Context, cfg *Config, opts Options) error {
 	return runErr
 }
 
-// sweepEvery is how often retention runs (and once at startup).
-const sweepEvery = 10 * time.Minute
+// sweepEvery is how often retention runs (and once at startup): every 10 minutes, or a tenth of the
+// retention period when that is shorter.
+func sweepEvery(retention time.Duration) time.Duration {
+	return min(10*time.Minute, max(retention/10, time.Second))
+}
 
 // retain applies store.retention until ctx ends: finished events older than it are removed; their
 // deduplication entries are kept twice as long, so a late redelivery is still recognised.
@@ -190,7 +193,7 @@ func (s *Server) retain(ctx context.Context, clock Clock) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-clock.After(sweepEvery):
+		case <-clock.After(sweepEvery(keep)):
 		}
 	}
 }
