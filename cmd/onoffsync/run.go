@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ Usage:
   onoffsync serve      [--config FILE]            run the receiver and the sync loops
   onoffsync check      [--config FILE] [--online] validate the config and mappings (--online: test CRM credentials)
   onoffsync status     [--config FILE] [--json]   per destination: jobs by state, oldest pending, pauses
-  onoffsync dead       list|retry|drop [--config FILE] [--destination D] [--seq N] [--all]
+  onoffsync dead       list|retry|drop [--config FILE] [--id ONOFF_ID] [--destination D] [--seq N] [--all]
   onoffsync quarantine list|show|requeue|drop [SEQ] [--config FILE]
   onoffsync forget     --number N | --email E [--config FILE]   erase one person's stored events (GDPR)
   onoffsync mapping    default hubspot|salesforce|log
@@ -304,6 +305,7 @@ func cmdDead(e *env, args []string) error {
 	fs, path := e.flags("dead")
 	dest := fs.String("destination", "", "only this destination")
 	seq := fs.Uint64("seq", 0, "only this event (with --destination)")
+	onoffID := fs.String("id", "", "only the dead letters of this Onoff SMS id")
 	all := fs.Bool("all", false, "every dead letter (retry, drop)")
 	limit := fs.Int("limit", 100, "list at most this many")
 	asJSON := fs.Bool("json", false, "print JSON (list)")
@@ -322,8 +324,8 @@ func cmdDead(e *env, args []string) error {
 	if action != "list" && action != "retry" && action != "drop" {
 		return usageError{"unknown action " + action + " (want list, retry or drop)"}
 	}
-	if action != "list" && *dest == "" && !*all {
-		return usageError{"name --destination (and --seq), or --all"}
+	if action != "list" && *dest == "" && !*all && *onoffID == "" {
+		return usageError{"name --id, --destination (and --seq), or --all"}
 	}
 	if *seq != 0 && *dest == "" {
 		return usageError{"--seq needs --destination"}
@@ -333,12 +335,41 @@ func cmdDead(e *env, args []string) error {
 		return err
 	}
 	defer done()
-	sel := store.Selector{Dest: *dest, Seq: *seq}
+	sels := []store.Selector{{Dest: *dest, Seq: *seq}}
+	if *onoffID != "" { // resolve the Onoff id to its dead jobs, in every destination unless one is named
+		dl, err := api.DeadList(*dest, 1<<30)
+		if err != nil {
+			return err
+		}
+		sels = nil
+		for _, d := range dl {
+			if d.SourceID == *onoffID {
+				sels = append(sels, store.Selector{Dest: d.Destination, Seq: d.Seq})
+			}
+		}
+		if len(sels) == 0 && action != "list" {
+			return fmt.Errorf("no dead letter with Onoff id %q", *onoffID)
+		}
+	}
+	apply := func(fn func(store.Selector) (int, error)) (int, error) {
+		total := 0
+		for _, sel := range sels {
+			n, err := fn(sel)
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+		return total, nil
+	}
 	switch action {
 	case "list":
 		dl, err := api.DeadList(*dest, *limit)
 		if err != nil {
 			return err
+		}
+		if *onoffID != "" {
+			dl = slices.DeleteFunc(dl, func(d connector.DeadLetter) bool { return d.SourceID != *onoffID })
 		}
 		if *asJSON {
 			return printJSON(e.stdout, dl)
@@ -350,13 +381,13 @@ func cmdDead(e *env, args []string) error {
 		}
 		return tw.Flush()
 	case "retry":
-		n, err := api.DeadRetry(sel)
+		n, err := apply(api.DeadRetry)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%d dead letter(s) queued again\n", n)
 	case "drop":
-		n, err := api.DeadDrop(sel)
+		n, err := apply(api.DeadDrop)
 		if err != nil {
 			return err
 		}

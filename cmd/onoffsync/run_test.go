@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/onoffsync/onoffsync/crm/hubspot/hubspottest"
+	"github.com/onoffsync/onoffsync/store"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine to write while the test reads.
@@ -272,5 +273,47 @@ func TestCheckOnline(t *testing.T) {
 	}
 	if strings.Contains(out+errs, "pat-bad") {
 		t.Error("the token was printed")
+	}
+}
+
+func TestDeadLettersOffline(t *testing.T) {
+	cfgPath := writeConfig(t, minimalConfig)
+	dbPath := filepath.Join(filepath.Dir(cfgPath), "data", "onoffsync.db")
+	os.MkdirAll(filepath.Dir(dbPath), 0o700)
+	st, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"sms-a", "sms-b"} {
+		st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, Raw: []byte(`{}`)}, []string{"audit"})
+	}
+	jobs, _, _ := st.Claim("audit", time.Now(), 10)
+	var outs []store.Outcome
+	for _, j := range jobs {
+		outs = append(outs, store.Outcome{Dest: "audit", Seq: j.Job.Seq, State: store.Dead, Attempted: true, Error: "VALIDATION_ERROR: bad"})
+	}
+	st.Complete(outs)
+	st.Close()
+
+	env := map[string]string{"ONOFF_API_KEY": "k"}
+	code, out, errs := runCmd(t, env, "dead", "list", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, "sms-a") || !strings.Contains(out, "sms-b") || !strings.Contains(out, "VALIDATION_ERROR") {
+		t.Fatalf("dead list: exit %d, %s %s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, env, "dead", "retry", "--id", "sms-a", "--config", cfgPath)
+	if code != 0 || !strings.HasPrefix(out, "1 dead letter(s) queued again") {
+		t.Errorf("dead retry --id: exit %d, %s %s", code, out, errs)
+	}
+	code, _, errs = runCmd(t, env, "dead", "retry", "--id", "nope", "--config", cfgPath)
+	if code != 1 || !strings.Contains(errs, `no dead letter with Onoff id "nope"`) {
+		t.Errorf("dead retry unknown id: exit %d, %s", code, errs)
+	}
+	code, out, _ = runCmd(t, env, "dead", "drop", "--all", "--config", cfgPath)
+	if code != 0 || !strings.HasPrefix(out, "1 dead letter(s) dropped") {
+		t.Errorf("dead drop --all: exit %d, %s", code, out)
+	}
+	code, out, _ = runCmd(t, env, "status", "--config", cfgPath, "--json")
+	if code != 0 || !strings.Contains(out, `"pending": 1`) || !strings.Contains(out, `"dead": 0`) {
+		t.Errorf("status after retry and drop: %s", out)
 	}
 }
