@@ -107,7 +107,7 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 			}
 		}
 		var err error
-		seq, err = insertEvent(tx, &e, data, now)
+		seq, err = s.insertEvent(tx, &e, data, now)
 		return err
 	})
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 
 // insertEvent stores e, already encoded as data, under the next seq, with its dedup entry, quarantine entry
 // and jobs.
-func insertEvent(tx *bolt.Tx, e *Event, data []byte, now time.Time) (uint64, error) {
+func (s *Store) insertEvent(tx *bolt.Tx, e *Event, data []byte, now time.Time) (uint64, error) {
 	events := tx.Bucket(bEvents)
 	seq, err := events.NextSequence()
 	if err != nil {
@@ -140,13 +140,13 @@ func insertEvent(tx *bolt.Tx, e *Event, data []byte, now time.Time) (uint64, err
 		if err := tx.Bucket(bQuarantine).Put(eventKey(seq), nil); err != nil {
 			return 0, err
 		}
-		if err := addCount(tx, "", Quarantined, 1); err != nil {
+		if err := s.addCount(tx, "", Quarantined, 1); err != nil {
 			return 0, err
 		}
 	}
 	for _, d := range e.Dests {
 		j := &Job{Created: now, NextAttempt: now, State: Pending}
-		if err := putJob(tx, jobKey(d, seq), j, ""); err != nil {
+		if err := s.putJob(tx, jobKey(d, seq), j, ""); err != nil {
 			return 0, err
 		}
 	}
@@ -246,14 +246,14 @@ func (s *Store) RequeueQuarantined(seq uint64, fix Revalidate) (Event, error) {
 			if err := tx.Bucket(bQuarantine).Delete(eventKey(seq)); err != nil {
 				return err
 			}
-			if err := addCount(tx, "", Quarantined, -1); err != nil {
+			if err := s.addCount(tx, "", Quarantined, -1); err != nil {
 				return err
 			}
 			if ne.Status == Accepted {
 				ne.Dests = ds
 				dests = ds
 				for _, d := range ds {
-					if err := putJob(tx, jobKey(d, seq), &Job{Created: now, NextAttempt: now, State: Pending}, ""); err != nil {
+					if err := s.putJob(tx, jobKey(d, seq), &Job{Created: now, NextAttempt: now, State: Pending}, ""); err != nil {
 						return err
 					}
 				}
@@ -279,7 +279,7 @@ func (s *Store) DropQuarantined(seq uint64) error {
 		if err := tx.Bucket(bQuarantine).Delete(eventKey(seq)); err != nil {
 			return err
 		}
-		if err := addCount(tx, "", Quarantined, -1); err != nil {
+		if err := s.addCount(tx, "", Quarantined, -1); err != nil {
 			return err
 		}
 		return tx.Bucket(bEvents).Delete(eventKey(seq))

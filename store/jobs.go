@@ -56,7 +56,7 @@ func getJob(tx *bolt.Tx, k []byte) (*Job, error) {
 }
 
 // putJob writes j under k and keeps the indexes and counters in step with its move from old (""for a new job).
-func putJob(tx *bolt.Tx, k []byte, j *Job, old string) error {
+func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, old string) error {
 	dest, _ := splitJobKey(k)
 	if err := putJSON(tx.Bucket(bJobs), k, j); err != nil {
 		return err
@@ -64,10 +64,10 @@ func putJob(tx *bolt.Tx, k []byte, j *Job, old string) error {
 	if old == j.State {
 		return nil
 	}
-	if err := addCount(tx, dest, old, -1); err != nil {
+	if err := s.addCount(tx, dest, old, -1); err != nil {
 		return err
 	}
-	if err := addCount(tx, dest, j.State, 1); err != nil {
+	if err := s.addCount(tx, dest, j.State, 1); err != nil {
 		return err
 	}
 	if active(j.State) && !active(old) {
@@ -126,7 +126,7 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 			if !j.Ambiguous {
 				j.SentAt = now
 			}
-			if err := putJob(tx, k, j, old); err != nil {
+			if err := s.putJob(tx, k, j, old); err != nil {
 				return err
 			}
 			e, err := getEvent(tx, eventKey(j.Seq))
@@ -191,7 +191,7 @@ func (s *Store) Complete(outs []Outcome) error {
 			if !active(o.State) {
 				j.Finished = now
 			}
-			if err := putJob(tx, k, j, old); err != nil {
+			if err := s.putJob(tx, k, j, old); err != nil {
 				return err
 			}
 		}
@@ -287,7 +287,7 @@ func (s *Store) RetryDead(sel Selector) (int, error) {
 				return err
 			}
 			j.State, j.Attempts, j.NextAttempt, j.Finished = Pending, 0, now, time.Time{}
-			if err := putJob(tx, k, j, Dead); err != nil {
+			if err := s.putJob(tx, k, j, Dead); err != nil {
 				return err
 			}
 			n++
@@ -315,7 +315,7 @@ func (s *Store) DropDead(sel Selector) (int, error) {
 			if err := tx.Bucket(bDead).Delete(k); err != nil {
 				return err
 			}
-			if err := addCount(tx, dest, Dead, -1); err != nil {
+			if err := s.addCount(tx, dest, Dead, -1); err != nil {
 				return err
 			}
 			n++

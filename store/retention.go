@@ -70,7 +70,7 @@ func (s *Store) sweepOnce(cutoff time.Time) (n int, more bool, err error) {
 			}
 		}
 		for _, e := range del {
-			if err := deleteEvent(tx, e); err != nil {
+			if err := s.deleteEvent(tx, e); err != nil {
 				return err
 			}
 		}
@@ -92,7 +92,7 @@ func finished(tx *bolt.Tx, e Event) bool {
 
 // deleteEvent removes an event, its jobs (with their indexes and counts) and its quarantine entry. Its
 // deduplication entry stays.
-func deleteEvent(tx *bolt.Tx, e Event) error {
+func (s *Store) deleteEvent(tx *bolt.Tx, e Event) error {
 	for _, d := range e.Dests {
 		k := jobKey(d, e.Seq)
 		j, err := getJob(tx, k)
@@ -104,7 +104,7 @@ func deleteEvent(tx *bolt.Tx, e Event) error {
 				return err
 			}
 		}
-		if err := addCount(tx, d, j.State, -1); err != nil {
+		if err := s.addCount(tx, d, j.State, -1); err != nil {
 			return err
 		}
 	}
@@ -112,7 +112,7 @@ func deleteEvent(tx *bolt.Tx, e Event) error {
 		if err := tx.Bucket(bQuarantine).Delete(eventKey(e.Seq)); err != nil {
 			return err
 		}
-		if err := addCount(tx, "", Quarantined, -1); err != nil {
+		if err := s.addCount(tx, "", Quarantined, -1); err != nil {
 			return err
 		}
 	}
@@ -138,7 +138,7 @@ func (s *Store) Forget(match func(Event) bool) (int, error) {
 			}
 		}
 		for _, e := range del {
-			if err := deleteEvent(tx, e); err != nil {
+			if err := s.deleteEvent(tx, e); err != nil {
 				return err
 			}
 		}
