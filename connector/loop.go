@@ -195,13 +195,16 @@ func (l *loop) record(ctx context.Context, outs []store.Outcome) {
 	}
 }
 
-// checkAmbiguous asks the CRM, for jobs whose last attempt may have been applied, whether the activity already
-// exists, once the CRM's index can show it. Without an id field nothing can tell, and the job is sent again.
+// checkAmbiguous asks the CRM, for jobs whose last attempt may have been applied, whether their activities
+// already exist, once the CRM's index can show them, in as few calls as the adapter allows (after a crash a
+// whole batch is ambiguous). Without an id field nothing can tell, and the job is sent again.
 func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*work, now time.Time) {
 	finder, ok := l.client.(crm.ActivityFinder)
 	if !ok {
 		return
 	}
+	var ask []*work
+	var probes []crm.Activity
 	for _, w := range ws {
 		if w.done || !w.c.Job.Ambiguous {
 			continue
@@ -215,13 +218,24 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 				Error: "waiting for the CRM's index before checking whether the last attempt landed"})
 			continue
 		}
+		ask = append(ask, w)
+		probes = append(probes, probe)
+	}
+	batch := max(l.client.Limits().WriteBatch, 1)
+	for start := 0; start < len(ask); start += batch {
+		end := min(start+batch, len(ask))
 		l.count("lookup")
-		id, err := finder.FindActivity(ctx, probe)
-		switch {
-		case err != nil:
-			w.decide(l.failure(w, err, now, false))
-		case id != "":
-			w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: id})
+		ids, err := finder.FindActivities(ctx, probes[start:end])
+		if err == nil && len(ids) != end-start {
+			err = fmt.Errorf("adapter returned %d results for %d look-ups", len(ids), end-start)
+		}
+		for i, w := range ask[start:end] {
+			switch {
+			case err != nil:
+				w.decide(l.failure(w, err, now, false))
+			case ids[i] != "":
+				w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -83,6 +84,11 @@ func (s *Server) readBody(c *gin.Context) {
 		return
 	case err != nil:
 		s.metrics.Received.WithLabelValues("bad_request").Inc()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			abortJSON(c, http.StatusRequestTimeout, "the body did not arrive within server.read_timeout")
+			return
+		}
 		abortJSON(c, http.StatusBadRequest, "could not read the body")
 		return
 	}

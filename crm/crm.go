@@ -130,13 +130,16 @@ type Client interface {
 	LogActivities(ctx context.Context, acts []Activity) ([]Result, error)
 }
 
-// ActivityFinder is an optional capability: an adapter that can tell whether an activity was already logged
-// (by its IDField) implements it. The loop uses it before re-sending an activity whose earlier attempt ended
-// ambiguously (a timeout, a crash after sending).
+// ActivityFinder is an optional capability: an adapter that can tell whether activities were already logged
+// (by their IDField) implements it. The loop uses it before re-sending activities whose earlier attempt ended
+// ambiguously (a timeout, a crash after sending): after a crash that can be a whole batch, hence one call.
 type ActivityFinder interface {
-	// FindActivity returns the id of the record holding a.SourceID in a.IDField, or "" when there is none.
-	FindActivity(ctx context.Context, a Activity) (string, error)
-	// IndexLag is how long after a write FindActivity may still miss it (0 when it reads without a search index).
+	// FindActivities returns, for each activity in order, the id of the record holding its SourceID in its
+	// IDField, or "" when there is none. The activities share one IDField; there are at most
+	// Limits().WriteBatch of them. A non-nil error fails the whole call.
+	FindActivities(ctx context.Context, acts []Activity) ([]string, error)
+	// IndexLag is how long after a write FindActivities may still miss it (0 when it reads without a search
+	// index).
 	IndexLag(a Activity) time.Duration
 }
 

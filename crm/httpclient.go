@@ -14,11 +14,17 @@ type noRetryKey struct{}
 // again after an ambiguous failure, could be applied twice. The sync loop decides about those.
 func NoRetry(ctx context.Context) context.Context { return context.WithValue(ctx, noRetryKey{}, true) }
 
+// requestTimeout bounds one HTTP attempt, so a CRM that accepts a connection and never answers cannot hold a
+// destination's loop; the timeout is an ambiguous failure the loop resolves like any other.
+const requestTimeout = 60 * time.Second
+
 // NewHTTPClient returns the HTTP client adapters use by default: go-retryablehttp retrying transport errors
 // and 5xx twice (0.5-5 s apart), so these short retries and the loop's long ones do not multiply; never a 429
-// (the loop owns rate limits) nor a request marked with NoRetry. Errors pass through with their response.
+// (the loop owns rate limits) nor a request marked with NoRetry. Each attempt times out after a minute.
+// Errors pass through with their response.
 func NewHTTPClient() *http.Client {
 	rc := retryablehttp.NewClient()
+	rc.HTTPClient.Timeout = requestTimeout
 	rc.RetryMax = 2
 	rc.RetryWaitMin = 500 * time.Millisecond
 	rc.RetryWaitMax = 5 * time.Second

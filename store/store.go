@@ -26,6 +26,7 @@ const Layout = 1
 var (
 	ErrClosed   = errors.New("store closed")
 	ErrNotFound = errors.New("not found")
+	ErrLocked   = errors.New("data file locked by another process")
 )
 
 var (
@@ -98,6 +99,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
 		ReadOnly: opts.ReadOnly, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

@@ -241,6 +241,9 @@ func (e *env) admin(cfg *connector.Config, write bool) (connector.AdminAPI, func
 		return nil, nil, fmt.Errorf("no server answers on %s and there is no data file at %s yet", cfg.Admin.Listen, cfg.Store.Path)
 	}
 	st, err := store.Open(cfg.Store.Path, store.Options{ReadOnly: !write, Timeout: time.Second})
+	if errors.Is(err, store.ErrLocked) {
+		return nil, nil, fmt.Errorf("%s is locked by a running onoffsync, but its admin API does not answer on %s: check admin.listen and admin.token", cfg.Store.Path, cfg.Admin.Listen)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("no server answers on %s, and the data file cannot be opened (%v)", cfg.Admin.Listen, err)
 	}

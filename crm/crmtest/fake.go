@@ -16,7 +16,7 @@ const (
 	MethodCreate = "CreateContact"
 	MethodOwner  = "ResolveOwner"
 	MethodLog    = "LogActivities"
-	MethodLookup = "FindActivity"
+	MethodLookup = "FindActivities"
 )
 
 // Fake is a scriptable in-memory crm.Client (and crm.ActivityFinder) for the sync loop's tests: it holds
@@ -296,22 +296,26 @@ func (f *Fake) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.Re
 	return res, nil
 }
 
-// FindActivity finds a logged activity by SourceID when a.IDField is set.
-func (f *Fake) FindActivity(ctx context.Context, a crm.Activity) (string, error) {
-	if err := f.enter(MethodLookup, 1); err != nil {
-		return "", err
-	}
-	if a.IDField == "" {
-		return "", nil
+// FindActivities finds logged activities by SourceID when their IDField is set.
+func (f *Fake) FindActivities(ctx context.Context, acts []crm.Activity) ([]string, error) {
+	if err := f.enter(MethodLookup, len(acts)); err != nil {
+		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i, x := range f.acts {
-		if x.SourceID == a.SourceID {
-			return f.actIDs[i], nil
+	out := make([]string, len(acts))
+	for i, a := range acts {
+		if a.IDField == "" {
+			continue
+		}
+		for j, x := range f.acts {
+			if x.SourceID == a.SourceID {
+				out[i] = f.actIDs[j]
+				break
+			}
 		}
 	}
-	return "", nil
+	return out, nil
 }
 
 // IndexLag returns what SetIndexLag set.

@@ -249,42 +249,90 @@ func inputError(ce *crm.Error, it item) *crm.Error {
 	return &e
 }
 
-// FindActivity returns the id of the communication whose a.IDField holds a.SourceID, or "". With
-// a.IDFieldUnique it reads by that property (batch/read, no index lag); otherwise it searches, which misses
-// writes younger than IndexLag. It fails Permanent when a.IDField is empty or not a property name.
+// FindActivity returns the communication holding a.SourceID in a.IDField, or "" when there is none.
 func (c *Client) FindActivity(ctx context.Context, a crm.Activity) (string, error) {
-	if a.IDField == "" || !propertyName.MatchString(a.IDField) {
-		return "", &crm.Error{Action: crm.Permanent, Code: "NO_ID_FIELD", Message: fmt.Sprintf("cannot find an activity without a valid IDField (got %q)", a.IDField)}
+	ids, err := c.FindActivities(ctx, []crm.Activity{a})
+	if err != nil {
+		return "", err
 	}
-	if a.SourceID == "" {
-		return "", nil
+	return ids[0], nil
+}
+
+// findChunk bounds the Onoff ids in one look-up: one IN filter stays well under the 3,000-character query
+// limit, and a batch read takes at most 100 inputs.
+const findChunk = 50
+
+// FindActivities returns, for each activity, the communication holding its SourceID in the shared IDField, or
+// "": by batch read on a unique-valued property (no index lag), else by one search with an IN filter per
+// findChunk ids (subject to the search index's lag, which IndexLag covers).
+func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]string, error) {
+	out := make([]string, len(acts))
+	if len(acts) == 0 {
+		return out, nil
 	}
-	if a.IDFieldUnique {
-		var resp batchResponse
-		req := batchReadRequest{IDProperty: a.IDField, Inputs: []batchReadID{{ID: a.SourceID}}, Properties: []string{a.IDField},
-			PropertiesWithHistory: []string{}}
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/read", body: req}, &resp); err != nil {
-			return "", fmt.Errorf("find activity %s: %w", a.SourceID, err)
-		}
-		for _, o := range resp.Results {
-			if strings.EqualFold(o.prop(a.IDField), a.SourceID) {
-				return o.ID, nil
+	idf := acts[0].IDField
+	if idf == "" || !propertyName.MatchString(idf) {
+		return nil, &crm.Error{Action: crm.Permanent, Code: "NO_ID_FIELD", Message: fmt.Sprintf("cannot find an activity without a valid IDField (got %q)", idf)}
+	}
+	for start := 0; start < len(acts); start += findChunk {
+		chunk := acts[start:min(start+findChunk, len(acts))]
+		var ids []string
+		for _, a := range chunk {
+			if a.SourceID != "" {
+				ids = append(ids, a.SourceID)
 			}
 		}
-		return "", nil
-	}
-	req := searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: a.IDField, Operator: "EQ", Value: a.SourceID}}}},
-		Properties: []string{a.IDField}, Limit: 10}
-	var resp searchResponse
-	if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/search", body: req, search: true}, &resp); err != nil {
-		return "", fmt.Errorf("find activity %s: %w", a.SourceID, err)
-	}
-	for _, o := range resp.Results {
-		if o.prop(a.IDField) == a.SourceID { // EQ ignores case; ids do not
-			return o.ID, nil
+		if len(ids) == 0 {
+			continue
+		}
+		found, err := c.findByID(ctx, idf, acts[0].IDFieldUnique, ids)
+		if err != nil {
+			return nil, fmt.Errorf("find activities: %w", err)
+		}
+		for i, a := range chunk {
+			out[start+i] = found[a.SourceID]
 		}
 	}
-	return "", nil
+	return out, nil
+}
+
+// findByID maps each of ids to the communication whose idf holds exactly it.
+func (c *Client) findByID(ctx context.Context, idf string, unique bool, ids []string) (map[string]string, error) {
+	found := map[string]string{}
+	var objs []object
+	if unique {
+		var resp batchResponse
+		req := batchReadRequest{IDProperty: idf, Properties: []string{idf}, PropertiesWithHistory: []string{}}
+		for _, id := range ids {
+			req.Inputs = append(req.Inputs, batchReadID{ID: id})
+		}
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/read", body: req}, &resp); err != nil {
+			return nil, err
+		}
+		objs = resp.Results
+	} else {
+		values := make([]string, len(ids))
+		for i, id := range ids {
+			values[i] = strings.ToLower(id) // HubSpot wants IN values of string properties in lower case
+		}
+		req := searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: idf, Operator: "IN", Values: values}}}},
+			Properties: []string{idf}, Limit: 200}
+		var resp searchResponse
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/search", body: req, search: true}, &resp); err != nil {
+			return nil, err
+		}
+		objs = resp.Results
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	for _, o := range objs {
+		if v := o.prop(idf); want[v] && found[v] == "" { // IN and batch read ignore case; Onoff ids do not
+			found[v] = o.ID
+		}
+	}
+	return found, nil
 }
 
 // IndexLag is how long FindActivity may miss a write: 0 with a unique IDField (read without the index), else

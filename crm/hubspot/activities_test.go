@@ -204,3 +204,30 @@ func TestFindActivityUniqueIDFieldHasNoLag(t *testing.T) {
 		t.Errorf("second log = %+v, want Done with the existing id", res[0])
 	}
 }
+
+// TestFindActivitiesBatched: after a crash a whole batch is ambiguous; the look-up costs one search per 50
+// ids, not one per SMS, and matches ids exactly although HubSpot's IN compares without case.
+func TestFindActivitiesBatched(t *testing.T) {
+	e := newEnv(t, hubspottest.Options{}, Config{}, Options{})
+	cid := e.srv.SeedContact(map[string]string{"lastname": "T"})
+	acts := activities(cid, 60)
+	acts[0].SourceID, acts[1].SourceID = "Abc-1", "abc-1" // two ids differing only in case
+	res := mustLog(t, e.client, acts[:59])                 // the 60th was never logged
+	e.srv.Settle()
+	before := e.srv.Calls(hubspottest.CommsSearch)
+	ids, err := e.client.FindActivities(context.Background(), acts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.Calls(hubspottest.CommsSearch) - before; n != 2 {
+		t.Errorf("%d searches for 60 ids, want 2 (50 per search)", n)
+	}
+	for i := range 59 {
+		if ids[i] != res[i].ID {
+			t.Errorf("activity %d (%s): found %q, want %q", i, acts[i].SourceID, ids[i], res[i].ID)
+		}
+	}
+	if ids[59] != "" {
+		t.Errorf("never-logged activity found as %q", ids[59])
+	}
+}

@@ -358,23 +358,46 @@ func truncate(s string, n int) string {
 // FindActivity returns the Task holding a.SourceID in a.IDField (SOQL, no index lag), or "" when there is
 // none or a.IDField is empty.
 func (c *Client) FindActivity(ctx context.Context, a crm.Activity) (string, error) {
-	if a.IDField == "" {
-		return "", nil
-	}
-	if !identRE.MatchString(a.IDField) {
-		return "", &crm.Error{Action: crm.Permanent, Code: "INVALID_ID_FIELD", Message: fmt.Sprintf("id field %q is not a Salesforce field name", a.IDField)}
-	}
-	if err := c.admit(); err != nil {
+	ids, err := c.FindActivities(ctx, []crm.Activity{a})
+	if err != nil {
 		return "", err
 	}
-	recs, err := c.query(ctx, "SELECT Id FROM Task WHERE "+a.IDField+" = "+quoteSOQL(a.SourceID)+" LIMIT 1")
-	if err != nil {
-		return "", fmt.Errorf("find activity: %w", err)
+	return ids[0], nil
+}
+
+// FindActivities returns the Tasks holding the activities' SourceIDs in their IDField, in one SOQL query per
+// 200 (no index lag); "" for each one there is none, and for all when IDField is empty.
+func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]string, error) {
+	out := make([]string, len(acts))
+	if len(acts) == 0 || acts[0].IDField == "" {
+		return out, nil
 	}
-	if len(recs) == 0 {
-		return "", nil
+	idf := acts[0].IDField
+	if !identRE.MatchString(idf) {
+		return nil, &crm.Error{Action: crm.Permanent, Code: "INVALID_ID_FIELD", Message: fmt.Sprintf("id field %q is not a Salesforce field name", idf)}
 	}
-	return str(recs[0], "Id"), nil
+	for start := 0; start < len(acts); start += WriteBatch {
+		chunk := acts[start:min(start+WriteBatch, len(acts))]
+		if err := c.admit(); err != nil {
+			return nil, err
+		}
+		lits := make([]string, len(chunk))
+		for i, a := range chunk {
+			lits[i] = quoteSOQL(a.SourceID)
+		}
+		recs, err := c.query(ctx, "SELECT Id, "+idf+" FROM Task WHERE "+idf+" IN ("+strings.Join(lits, ",")+")")
+		if err != nil {
+			return nil, fmt.Errorf("find activities: %w", err)
+		}
+		byKey := map[string]string{}
+		for _, r := range recs {
+			byKey[fmt.Sprint(r[idf])] = str(r, "Id")
+		}
+		for i, a := range chunk {
+			out[start+i] = byKey[a.SourceID]
+		}
+	}
+	return out, nil
 }
 
 // IndexLag is 0: FindActivity reads by SOQL on the external-ID field, which has no search-index lag.
