@@ -20,7 +20,7 @@ const (
 
 // Event is one authenticated webhook as received.
 type Event struct {
-	Seq       uint64            `json:"-"` // the key
+	Seq       uint64            `json:"-"`     // the key
 	Class     string            `json:"class"` // which webhook: "sms" or "call"
 	Status    string            `json:"status"`
 	SourceID  string            `json:"source_id,omitempty"` // Onoff's id

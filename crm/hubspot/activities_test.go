@@ -212,7 +212,7 @@ func TestFindActivitiesBatched(t *testing.T) {
 	cid := e.srv.SeedContact(map[string]string{"lastname": "T"})
 	acts := activities(cid, 60)
 	acts[0].SourceID, acts[1].SourceID = "Abc-1", "abc-1" // two ids differing only in case
-	res := mustLog(t, e.client, acts[:59])                 // the 60th was never logged
+	res := mustLog(t, e.client, acts[:59])                // the 60th was never logged
 	e.srv.Settle()
 	before := e.srv.Calls(hubspottest.CommsSearch)
 	ids, err := e.client.FindActivities(context.Background(), acts)
