@@ -235,23 +235,56 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 }
 
 // commitLoop commits queued writes: as soon as one commit ends, everything queued meanwhile goes in the next.
+// Under concurrency, writers whose commit just ended come back a moment later; when the last batch carried
+// more than one write, the committer gives them up to gatherWait to rejoin (or until as many are queued as
+// last time), so batches stay large instead of splitting into two half-size groups that alternate. A lone
+// writer (last batch of one) never waits.
 func (s *Store) commitLoop() {
 	defer close(s.stopped)
+	last := 0
 	for {
 		s.mu.Lock()
-		n := min(len(s.queue), s.maxBatch)
-		batch := s.queue[:n:n]
-		s.queue = s.queue[n:]
-		closed := s.closed
+		queued, closed := len(s.queue), s.closed
 		s.mu.Unlock()
-		if len(batch) == 0 {
+		if queued == 0 {
 			if closed {
 				return
 			}
 			<-s.wake
 			continue
 		}
+		if last > 1 && queued < last && !closed {
+			s.gather(last)
+		}
+		s.mu.Lock()
+		n := min(len(s.queue), s.maxBatch)
+		batch := s.queue[:n:n]
+		s.queue = s.queue[n:]
+		s.mu.Unlock()
 		s.commit(batch)
+		last = n
+	}
+}
+
+// gatherWait bounds how long the committer waits for writers to rejoin a batch: well under one fsync'd commit.
+const gatherWait = 200 * time.Microsecond
+
+// gather waits until target writes are queued, the store closes, or gatherWait passes.
+func (s *Store) gather(target int) {
+	timer := time.NewTimer(gatherWait)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		done := len(s.queue) >= target || s.closed
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-s.wake:
+		case <-timer.C:
+			return
+		}
 	}
 }
 
