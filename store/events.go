@@ -146,7 +146,7 @@ func (s *Store) insertEvent(tx *bolt.Tx, e *Event, data []byte, now time.Time) (
 	}
 	for _, d := range e.Dests {
 		j := &Job{Created: now, NextAttempt: now, State: Pending}
-		if err := s.putJob(tx, jobKey(d, seq), j, ""); err != nil {
+		if err := s.putJob(tx, jobKey(d, seq), j, nil); err != nil {
 			return 0, err
 		}
 	}
@@ -253,7 +253,7 @@ func (s *Store) RequeueQuarantined(seq uint64, fix Revalidate) (Event, error) {
 				ne.Dests = ds
 				dests = ds
 				for _, d := range ds {
-					if err := s.putJob(tx, jobKey(d, seq), &Job{Created: now, NextAttempt: now, State: Pending}, ""); err != nil {
+					if err := s.putJob(tx, jobKey(d, seq), &Job{Created: now, NextAttempt: now, State: Pending}, nil); err != nil {
 						return err
 					}
 				}

@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -55,11 +58,39 @@ func getJob(tx *bolt.Tx, k []byte) (*Job, error) {
 	return &j, nil
 }
 
-// putJob writes j under k and keeps the indexes and counters in step with its move from old (""for a new job).
-func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, old string) error {
-	dest, _ := splitJobKey(k)
+// waiting reports whether a job in state waits for its NextAttempt (and so is in the due index).
+func waiting(state string) bool { return state == Pending || state == Retrying }
+
+// dueKey orders a destination's waiting jobs by next attempt, then by seq (FIFO among equals).
+func dueKey(dest string, next time.Time, seq uint64) []byte {
+	at := next.UnixNano()
+	if at < 0 {
+		at = 0
+	}
+	k := append(destPrefix(dest), u64(uint64(at))...)
+	return append(k, u64(seq)...)
+}
+
+// putJob writes j under k and keeps the indexes and counters in step with its move from prev (nil for a new job).
+func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
+	dest, seq := splitJobKey(k)
 	if err := putJSON(tx.Bucket(bJobs), k, j); err != nil {
 		return err
+	}
+	old := ""
+	if prev != nil {
+		old = prev.State
+	}
+	wasDue, isDue := waiting(old), waiting(j.State)
+	if wasDue && (!isDue || !prev.NextAttempt.Equal(j.NextAttempt)) {
+		if err := tx.Bucket(bDue).Delete(dueKey(dest, prev.NextAttempt, seq)); err != nil {
+			return err
+		}
+	}
+	if isDue && (!wasDue || !prev.NextAttempt.Equal(j.NextAttempt)) {
+		if err := tx.Bucket(bDue).Put(dueKey(dest, j.NextAttempt, seq), nil); err != nil {
+			return err
+		}
 	}
 	if old == j.State {
 		return nil
@@ -88,37 +119,33 @@ func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, old string) error {
 	return nil
 }
 
-// Claim marks up to max of dest's due jobs (pending or retrying with NextAttempt <= now) in flight, oldest
-// first, and returns them with their events. next is the earliest NextAttempt of the jobs it saw but left
-// (zero when none), so the caller knows when to look again.
+// Claim marks up to max of dest's due jobs (pending or retrying with NextAttempt <= now) in flight, in order
+// of next attempt (FIFO for new jobs), and returns them with their events. next is the earliest NextAttempt of
+// the jobs still waiting (zero when none), so the caller knows when to look again. It reads the due index, so
+// its cost does not grow with a backlog of jobs waiting to retry.
 func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next time.Time, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		jobs, next = jobs[:0], time.Time{}
 		p := destPrefix(dest)
-		c := tx.Bucket(bQueue).Cursor()
+		limit := dueKey(dest, now, ^uint64(0))
 		var claim [][]byte
-		for k, _ := c.Seek(p); k != nil && hasPrefix(k, p) && len(claim) < max; k, _ = c.Next() {
-			j, err := getJob(tx, k)
-			if err != nil {
-				return err
+		c := tx.Bucket(bDue).Cursor()
+		k, _ := c.Seek(p)
+		for ; k != nil && hasPrefix(k, p) && bytes.Compare(k, limit) <= 0 && len(claim) < max; k, _ = c.Next() {
+			claim = append(claim, jobKey(dest, binary.BigEndian.Uint64(k[len(k)-8:])))
+		}
+		if k != nil && hasPrefix(k, p) {
+			next = time.Unix(0, int64(binary.BigEndian.Uint64(k[len(p):len(p)+8]))).UTC()
+			if !next.After(now) {
+				next = now // more are due than max: look again at once
 			}
-			if j.State == InFlight {
-				continue
-			}
-			if j.NextAttempt.After(now) {
-				if next.IsZero() || j.NextAttempt.Before(next) {
-					next = j.NextAttempt
-				}
-				continue
-			}
-			claim = append(claim, append([]byte(nil), k...))
 		}
 		for _, k := range claim {
 			j, err := getJob(tx, k)
 			if err != nil {
 				return err
 			}
-			old := j.State
+			prev := *j
 			// Claiming is the last durable step before the request goes out, so it stands for "sent" when a
 			// crash leaves the job in flight: the CRM's index lag is counted from here. An ambiguous job keeps
 			// the time of the send in doubt until the loop has looked for its record.
@@ -126,7 +153,7 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 			if !j.Ambiguous {
 				j.SentAt = now
 			}
-			if err := s.putJob(tx, k, j, old); err != nil {
+			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err
 			}
 			e, err := getEvent(tx, eventKey(j.Seq))
@@ -166,10 +193,13 @@ func (s *Store) Complete(outs []Outcome) error {
 		for _, o := range outs {
 			k := jobKey(o.Dest, o.Seq)
 			j, err := getJob(tx, k)
+			if errors.Is(err, ErrNotFound) {
+				continue // erased meanwhile (forget): nothing to record
+			}
 			if err != nil {
 				return err
 			}
-			old := j.State
+			prev := *j
 			j.State = o.State
 			if o.Attempted {
 				j.Attempts++
@@ -191,7 +221,7 @@ func (s *Store) Complete(outs []Outcome) error {
 			if !active(o.State) {
 				j.Finished = now
 			}
-			if err := s.putJob(tx, k, j, old); err != nil {
+			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err
 			}
 		}
@@ -286,8 +316,9 @@ func (s *Store) RetryDead(sel Selector) (int, error) {
 			if err != nil {
 				return err
 			}
+			prev := *j
 			j.State, j.Attempts, j.NextAttempt, j.Finished = Pending, 0, now, time.Time{}
-			if err := s.putJob(tx, k, j, Dead); err != nil {
+			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err
 			}
 			n++

@@ -104,6 +104,11 @@ func (s *Store) deleteEvent(tx *bolt.Tx, e Event) error {
 				return err
 			}
 		}
+		if waiting(j.State) {
+			if err := tx.Bucket(bDue).Delete(dueKey(d, j.NextAttempt, e.Seq)); err != nil {
+				return err
+			}
+		}
 		if err := s.addCount(tx, d, j.State, -1); err != nil {
 			return err
 		}

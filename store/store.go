@@ -20,7 +20,7 @@ import (
 )
 
 // Layout is the version of the data layout this code writes; Open refuses newer files and migrates older ones.
-const Layout = 1
+const Layout = 2
 
 // Errors callers test for.
 var (
@@ -38,8 +38,9 @@ var (
 	bDead       = []byte("dead")       // dest 0 seq -> nil
 	bQuarantine = []byte("quarantine") // seq -> nil
 	bCounts     = []byte("counts")     // dest 0 state -> uint64
+	bDue        = []byte("due")        // dest 0 next attempt (unix ns) seq -> nil, for pending and retrying jobs
 	bContacts   = []byte("contacts")   // dest 0 query key -> CachedContact
-	allBuckets  = [][]byte{bMeta, bEvents, bIDs, bJobs, bQueue, bDead, bQuarantine, bCounts, bContacts}
+	allBuckets  = [][]byte{bMeta, bEvents, bIDs, bJobs, bQueue, bDead, bQuarantine, bCounts, bContacts, bDue}
 )
 
 // Options tune Open. The zero value is ready to use.
@@ -148,12 +149,31 @@ func checkLayout(tx *bolt.Tx) error {
 	return nil
 }
 
-// migrate brings an older layout up to Layout. Layout 1 is the first; later releases add steps here.
+// migrate brings an older layout up to Layout: 1 -> 2 builds the due index (waiting jobs by next attempt).
 func migrate(tx *bolt.Tx) error {
 	if err := checkLayout(tx); err != nil {
 		return err
 	}
-	return tx.Bucket(bMeta).Put([]byte("layout"), u64(Layout))
+	meta := tx.Bucket(bMeta)
+	from := 0
+	if v := meta.Get([]byte("layout")); v != nil {
+		from = int(decodeU64(v))
+	}
+	if from == 1 {
+		q := tx.Bucket(bQueue).Cursor()
+		for k, _ := q.First(); k != nil; k, _ = q.Next() {
+			j, err := getJob(tx, k)
+			if err != nil {
+				return err
+			}
+			if waiting(j.State) {
+				if err := tx.Bucket(bDue).Put(dueKey(j.Dest, j.NextAttempt, j.Seq), nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return meta.Put([]byte("layout"), u64(Layout))
 }
 
 // recoverInFlight makes jobs a killed process left in flight pending again. Their request may have reached
@@ -166,8 +186,10 @@ func (s *Store) recoverInFlight(tx *bolt.Tx, now time.Time) error {
 			return err
 		}
 		if j.State == InFlight {
-			j.State, j.Ambiguous, j.NextAttempt = Pending, true, now
-			if err := s.putJob(tx, k, j, InFlight); err != nil {
+			prev := *j
+			// The lost request went out before now, so counting the CRM's index lag from now is safe.
+			j.State, j.Ambiguous, j.NextAttempt, j.SentAt = Pending, true, now, now
+			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
 )
 
 type clock struct {
@@ -280,5 +281,85 @@ func TestContactCache(t *testing.T) {
 	}
 	if _, ok, _ := s.CachedContact("d", "email:a@b.fr", clk.Now()); ok {
 		t.Error("forgotten contact still cached")
+	}
+}
+
+func TestForgetWhileInFlight(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"), clk)
+	s.Enqueue(sms("keep"), []string{"d"})
+	s.Enqueue(sms("erase"), []string{"d"})
+	jobs, _, _ := s.Claim("d", clk.Now(), 10)
+	if _, err := s.Forget(func(e Event) bool { return e.SourceID == "erase" }); err != nil {
+		t.Fatal(err)
+	}
+	var outs []Outcome
+	for _, j := range jobs {
+		outs = append(outs, Outcome{Dest: "d", Seq: j.Job.Seq, State: Done, Attempted: true, RecordID: "r"})
+	}
+	if err := s.Complete(outs); err != nil {
+		t.Fatalf("Complete after an erased job: %v (the rest of the batch would stay in flight)", err)
+	}
+	stats, _, _ := s.Stats()
+	if c := stats["d"].Counts; c[Done] != 1 || c[InFlight] != 0 {
+		t.Errorf("counts %v, want 1 done, none in flight", c)
+	}
+}
+
+func TestClaimSkipsWaitingRetriesCheaply(t *testing.T) {
+	clk := newClock()
+	s := openTest(t, filepath.Join(t.TempDir(), "db"), clk)
+	for i := range 300 {
+		s.Enqueue(sms(fmt.Sprint("r", i)), []string{"d"})
+	}
+	jobs, _, _ := s.Claim("d", clk.Now(), 1000)
+	var outs []Outcome
+	for i, j := range jobs {
+		outs = append(outs, Outcome{Dest: "d", Seq: j.Job.Seq, State: Retrying, Attempted: true,
+			NextAttempt: clk.Now().Add(time.Hour + time.Duration(i)*time.Second)})
+	}
+	s.Complete(outs)
+	clk.Add(time.Minute)
+	s.Enqueue(sms("fresh"), []string{"d"})
+	got, next, err := s.Claim("d", clk.Now(), 10)
+	if err != nil || len(got) != 1 || got[0].Event.SourceID != "fresh" {
+		t.Fatalf("Claim = %v, %v; want only the fresh job", got, err)
+	}
+	if want := outs[0].NextAttempt; !next.Equal(want) {
+		t.Errorf("next = %v, want the earliest retry %v", next, want)
+	}
+	clk.Add(time.Hour + 9*time.Second - time.Minute) // retries 0..9 are due
+	got, _, _ = s.Claim("d", clk.Now(), 100)
+	if len(got) != 10 || got[0].Event.SourceID != "r0" {
+		t.Errorf("after an hour claimed %d jobs starting with %v, want r0..r9 in retry order", len(got), got[0].Event.SourceID)
+	}
+}
+
+func TestMigrateLayout1BuildsDueIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	clk := newClock()
+	s, err := Open(path, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Enqueue(sms("old"), []string{"d"})
+	// Make it look like a layout-1 file: no due index.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bDue); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bDue); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("layout"), u64(1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openTest(t, path, clk)
+	got, _, err := s.Claim("d", clk.Now(), 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("after migration Claim = %v, %v; want the old job", got, err)
 	}
 }
