@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -75,10 +77,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Ambiguous reports whether the failed request may have been applied by the CRM anyway (a transport error or
-// a 5xx after the request was sent): before sending it again, the loop checks whether the record exists.
+// Ambiguous reports whether the failed request may have been applied by the CRM anyway (a transport error, a
+// 5xx after the request was sent, or a 2xx whose answer could not be read): before sending it again, the loop
+// checks whether the record exists.
 func (e *Error) Ambiguous() bool {
-	return e.Action == Retry && (e.Status == 0 || e.Status >= 500)
+	return e.Action == Retry && (e.Status == 0 || e.Status >= 500 || (e.Status >= 200 && e.Status < 300))
 }
 
 // Classify turns any error into an *Error. An *Error anywhere in the chain is returned as is; a context
@@ -93,7 +96,7 @@ func Classify(err error) *Error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return &Error{Action: Retry, Message: "network error", Err: err}
+		return TransportError("request", err)
 	}
 	return &Error{Action: Retry, Err: err}
 }
@@ -129,4 +132,16 @@ func ParseRetryAfter(h string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// TransportError is a request that got no HTTP answer (connection refused or dropped, timeout): retryable,
+// and ambiguous for a write. what names the request ("POST /crm/v3/..."); its query string and the URL inside
+// err are left out, since SOSL and SOQL queries carry phone numbers and emails.
+func TransportError(what string, err error) *Error {
+	what, _, _ = strings.Cut(what, "?")
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return &Error{Action: Retry, Message: "network error on " + what, Err: err}
 }

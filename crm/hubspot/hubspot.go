@@ -274,7 +274,7 @@ func (c *Client) send(ctx context.Context, k call, payload []byte) (int, []byte,
 		if ctx.Err() != nil {
 			return 0, nil, nil, fmt.Errorf("%s %s: %w", k.method, k.path, ctx.Err())
 		}
-		return 0, nil, nil, &crm.Error{Action: crm.Retry, Message: "network error on " + k.method + " " + k.path, Err: err}
+		return 0, nil, nil, crm.TransportError(k.method+" "+k.path, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))

@@ -163,5 +163,5 @@ func transportError(ctx context.Context, what string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", what, ctx.Err())
 	}
-	return &crm.Error{Action: crm.Retry, Message: what + ": network error", Err: err}
+	return crm.TransportError(what, err)
 }
