@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -170,7 +171,19 @@ func ParseConfig(path string, data []byte, getenv func(string) string) (*Config,
 		add(line, field, "unknown key")
 	}, map[string]bool{"destinations": true})
 	if err := root.Decode(cfg); err != nil {
-		add(root.Line, "config", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors { // "line 3: cannot unmarshal !!str `abc` into int64"
+				line := root.Line
+				if m := regexp.MustCompile(`^line (\d+): `).FindStringSubmatch(msg); m != nil {
+					fmt.Sscan(m[1], &line)
+					msg = strings.TrimPrefix(msg, m[0])
+				}
+				add(line, "value", "%s", msg)
+			}
+		} else {
+			add(root.Line, "config", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		}
 		return nil, &ConfigError{probs}
 	}
 	cfg.File = path
@@ -390,6 +403,20 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 	if c.Store.Retention < 0 {
 		add(line("store", "retention"), "store.retention", "must not be negative")
 	}
+	if c.Sync.MaxAttempts < 1 {
+		add(line("sync", "max_attempts"), "sync.max_attempts", "must be at least 1")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"max_age", c.Sync.MaxAge}, {"backoff_base", c.Sync.BackoffBase}, {"backoff_cap", c.Sync.BackoffCap}, {"contact_ttl", c.Sync.ContactTTL}} {
+		if d.v <= 0 {
+			add(line("sync", d.key), "sync."+d.key, "must be positive")
+		}
+	}
+	if c.Sync.BackoffCap > 0 && c.Sync.BackoffCap < c.Sync.BackoffBase {
+		add(line("sync", "backoff_cap"), "sync.backoff_cap", "must not be below sync.backoff_base")
+	}
 	seen := map[string]bool{}
 	for i, d := range c.Destinations {
 		if seen[d.Name] && d.Name != "" {
@@ -436,8 +463,13 @@ func interpolate(n *yaml.Node, getenv func(string) string, bad func(line int, fi
 		if strings.Contains(n.Value, "${") {
 			bad(n.Line, "interpolation", "malformed ${...} reference")
 		}
-		if n.Tag == "!!null" || n.Tag == "" {
+		switch {
+		case n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0:
 			n.Tag = "!!str"
+		case n.Value == "":
+			n.Tag = "!!str" // an unset variable is an empty string, not null
+		default:
+			n.Tag = "" // plain text: resolved as YAML would have read it (70000 an int, true a bool)
 		}
 	default:
 		for _, c := range n.Content {

@@ -77,9 +77,9 @@ func parseSMS(body []byte, defaultRegion string, phones bool) (sms crm.SMS, even
 		problems = map[string]string{}
 	}
 	get := func(k string) string { s, _ := p.str(k, problems); return s }
-	eventName = get("eventName")
-	if eventName == "" {
-		eventName = "SMS"
+	eventName = strings.TrimSpace(get("eventName"))
+	if eventName == "" || strings.EqualFold(eventName, "SMS") {
+		eventName = "SMS" // Onoff's docs spell it so; any other case is the same event
 	}
 	sms.ID = strings.TrimSpace(get("id"))
 	if sms.ID == "" && problems["id"] == "" {

@@ -434,3 +434,37 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	_ = bytes.MinRead
 }
+
+func TestConfigInterpolatedNumbersAndTypeErrors(t *testing.T) {
+	src := `server:
+  api_keys: [k]
+  max_body_bytes: ${MB:-70000}
+  allow_unauthenticated: ${OPEN:-false}
+sync:
+  max_attempts: lots
+  backoff_cap: -1s
+destinations:
+  - {name: audit, type: log, output: x.jsonl}
+`
+	_, err := ParseConfig("c.yaml", []byte(src), func(string) string { return "" })
+	if err == nil {
+		t.Fatal("accepted max_attempts: lots")
+	}
+	if !strings.Contains(err.Error(), "c.yaml:6: value: cannot unmarshal") {
+		t.Errorf("type error not on its line:\n%s", err)
+	}
+	fixed := strings.Replace(strings.Replace(src, "lots", "3", 1), "-1s", "1m", 1)
+	cfg, err := ParseConfig("c.yaml", []byte(fixed), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("interpolated int and bool: %v", err)
+	}
+	if cfg.Server.MaxBodyBytes != 70000 || cfg.Server.AllowUnauthenticated {
+		t.Errorf("max_body_bytes %d, allow_unauthenticated %v", cfg.Server.MaxBodyBytes, cfg.Server.AllowUnauthenticated)
+	}
+	_, err = ParseConfig("c.yaml", []byte(strings.Replace(src, "lots", "-1", 1)), func(string) string { return "" })
+	for _, want := range []string{"c.yaml:6: sync.max_attempts: must be at least 1", "c.yaml:7: sync.backoff_cap: must be positive"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in:\n%v", want, err)
+		}
+	}
+}
