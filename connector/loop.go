@@ -15,11 +15,18 @@ import (
 	"github.com/onoffsync/onoffsync/store"
 )
 
+// errStalled marks work left undone because an earlier call of the batch hit a rate limit or a pause.
+var errStalled = errors.New("stalled by a rate limit or pause")
+
 // pauseProbe is how long a destination paused "until the config is fixed" waits before one probing batch.
 const pauseProbe = 5 * time.Minute
 
 // ownerTTL is how long an Onoff user's CRM owner is remembered.
 const ownerTTL = time.Hour
+
+// contactIndexLag is how long a contact created by a request whose answer was lost may stay invisible to
+// search: HubSpot's index takes about a minute, Salesforce's one to three.
+const contactIndexLag = 3 * time.Minute
 
 // loop delivers one destination's jobs.
 type loop struct {
@@ -62,6 +69,12 @@ func (l *loop) resume() {
 	l.poke()
 }
 
+func (l *loop) isPaused() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.paused
+}
+
 func (l *loop) pause(reason string, until time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -86,6 +99,10 @@ func (l *loop) blockedFor(now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// stalled reports whether a rate limit or pause hit earlier in this batch forbids further CRM calls: the jobs
+// not yet decided go back to pending, untouched, and wait with the rest.
+func (l *loop) stalled() bool { return l.blockedFor(l.s.clock.Now()) > 0 }
 
 func (l *loop) sleep(ctx context.Context, d time.Duration) {
 	select {
@@ -275,6 +292,12 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 		batch := max(l.client.Limits().SearchBatch, 1)
 		for start := 0; start < len(queries); start += batch {
 			chunk := queries[start:min(start+batch, len(queries))]
+			if l.stalled() {
+				for _, q := range chunk {
+					failed[q.Key()] = errStalled
+				}
+				continue
+			}
 			l.count("search")
 			res, err := l.client.FindContacts(ctx, chunk)
 			if err == nil && len(res) != len(chunk) {
@@ -297,7 +320,9 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 		}
 		for _, w := range need {
 			key := w.queries[round].Key()
-			if err := failed[key]; err != nil {
+			if err := failed[key]; errors.Is(err, errStalled) {
+				w.decide(store.Outcome{State: store.Pending, NextAttempt: now, Ambiguous: w.c.Job.Ambiguous})
+			} else if err != nil {
 				w.decide(l.failure(w, err, now, false))
 			} else if c := found[key]; c != nil {
 				w.contact = c
@@ -351,11 +376,22 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 			}
 			continue
 		}
+		if l.stalled() {
+			return
+		}
 		l.count("create")
 		c, err := l.client.CreateContact(ctx, nc)
 		if err != nil {
 			for _, g := range group {
-				g.decide(l.failure(g, err, now, false))
+				o := l.failure(g, err, now, false)
+				if crm.Classify(err).Ambiguous() || errors.Is(err, context.Canceled) {
+					// The contact may exist already: search again only once the CRM's index can show it,
+					// or the retry creates it a second time.
+					if ready := now.Add(contactIndexLag); o.NextAttempt.Before(ready) {
+						o.NextAttempt = ready
+					}
+				}
+				g.decide(o)
 			}
 			continue
 		}
@@ -434,7 +470,7 @@ func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
 	}
 	batch := max(l.client.Limits().WriteBatch, 1)
 	for start := 0; start < len(ready); start += batch {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || l.stalled() {
 			return
 		}
 		chunk := ready[start:min(start+batch, len(ready))]
@@ -459,6 +495,9 @@ func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
 			default:
 				w.decide(store.Outcome{State: store.Done, Attempted: true, Sent: true, RecordID: res[i].ID, ContactID: w.act.ContactID})
 			}
+		}
+		if err == nil && l.isPaused() {
+			l.resume() // the probe batch went through: the cause of the pause is gone
 		}
 	}
 }

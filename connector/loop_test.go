@@ -504,3 +504,30 @@ func TestLoopContactGoneInvalidatesCache(t *testing.T) {
 		t.Errorf("after CONTACT_GONE logged on %q, want the contact found again %q", got, newer)
 	}
 }
+
+func TestLoopPauseLiftsAfterASuccessfulProbe(t *testing.T) {
+	e := newSyncEnv(t, destYAML("crm", ""), "crm")
+	f := e.fakes["crm"]
+	f.FailNext(crmtest.MethodFind, 1, crmtest.ErrAuth)
+	e.enqueue("p1", "+33699999999", "+33600000001")
+	e.start()
+	waitFor(t, "pause", func() bool { s, _ := e.syncer.Status("crm"); return s.Paused }, nil)
+	// Someone fixed the credentials in the CRM; the probe after pauseProbe goes through.
+	e.waitCounts("crm", map[string]int64{store.Done: 1}, e.advance(time.Minute))
+	waitFor(t, "the pause to lift", func() bool { s, _ := e.syncer.Status("crm"); return !s.Paused }, nil)
+}
+
+func TestLoopAmbiguousCreateWaitsForTheIndex(t *testing.T) {
+	e := newSyncEnv(t, destYAML("crm", ""), "crm")
+	f := e.fakes["crm"]
+	f.FailNext(crmtest.MethodCreate, 1, crmtest.ErrTimeout)
+	e.enqueue("n1", "+33699999999", "+33600000009") // a new number: the loop creates a contact
+	start := e.clock.Now()
+	e.start()
+	e.waitCounts("crm", map[string]int64{store.Retrying: 1}, nil)
+	jobs, _ := e.store.Jobs(1)
+	if wait := jobs[0].NextAttempt.Sub(start); wait < contactIndexLag {
+		t.Errorf("retry of an ambiguous create after %v, want >= %v (the CRM's index lag)", wait, contactIndexLag)
+	}
+	e.waitCounts("crm", map[string]int64{store.Done: 1}, e.advance(time.Minute))
+}

@@ -101,6 +101,7 @@ func Run(ctx context.Context, cfg *Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	warnOrphans(cfg, st, log)
 	defer syncer.Close()
 	srv := NewServer(cfg, st, syncer, opts)
 
@@ -194,6 +195,26 @@ func (s *Server) retain(ctx context.Context, clock Clock) {
 		case <-ctx.Done():
 			return
 		case <-clock.After(sweepEvery(keep)):
+		}
+	}
+}
+
+// warnOrphans logs destinations the data file still has unfinished jobs for but the config no longer names
+// (removed or renamed): nothing delivers them, and status lists them as "(not configured)".
+func warnOrphans(cfg *Config, st *store.Store, log *slog.Logger) {
+	stats, _, err := st.Stats()
+	if err != nil {
+		return
+	}
+	known := map[string]bool{}
+	for _, d := range cfg.Destinations {
+		known[d.Name] = true
+	}
+	for name, ds := range stats {
+		waiting := ds.Counts[store.Pending] + ds.Counts[store.Retrying] + ds.Counts[store.InFlight]
+		if !known[name] && waiting > 0 {
+			log.Warn("the data file has unfinished jobs for a destination the config no longer names; restore it to deliver them",
+				"destination", name, "jobs", waiting)
 		}
 	}
 }
