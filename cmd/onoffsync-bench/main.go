@@ -1,0 +1,17 @@
+// Command onoffsync-bench measures the real onoffsync binary over loopback: webhook load against a no-op
+// baseline, the drain of a pre-filled backlog, and the data file's growth under retention. See run.go.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
