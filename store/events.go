@@ -123,6 +123,7 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 // and jobs.
 func (s *Store) insertEvent(tx *bolt.Tx, e *Event, data []byte, now time.Time) (uint64, error) {
 	events := tx.Bucket(bEvents)
+	events.FillPercent = appendFill
 	seq, err := events.NextSequence()
 	if err != nil {
 		return 0, err

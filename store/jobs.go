@@ -74,6 +74,9 @@ func dueKey(dest string, next time.Time, seq uint64) []byte {
 // putJob writes j under k and keeps the indexes and counters in step with its move from prev (nil for a new job).
 func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 	dest, seq := splitJobKey(k)
+	for _, b := range [][]byte{bJobs, bQueue, bDue} {
+		tx.Bucket(b).FillPercent = appendFill
+	}
 	if err := putJSON(tx.Bucket(bJobs), k, j); err != nil {
 		return err
 	}

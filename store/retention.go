@@ -8,65 +8,68 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// sweepBatch bounds how many events one sweep transaction removes, so the writer lock is never held long.
-const sweepBatch = 2000
+// sweepScan bounds how many records one sweep transaction reads, so the single writer is never held long
+// (webhooks wait on it), however large the backlog or the deduplication index.
+const sweepScan = 5000
 
 // Sweep applies retention: events received before cutoff whose jobs are all finished (done, skipped or dead),
 // and quarantined or ignored ones, are removed with their jobs; their deduplication entries stay until
-// idsCutoff, so a late redelivery is still answered as a duplicate. It returns how many events it removed.
+// idsCutoff, so a late redelivery is still answered as a duplicate. It works in short transactions of at most
+// sweepScan records each, and returns how many events it removed.
 func (s *Store) Sweep(cutoff, idsCutoff time.Time) (int, error) {
 	total := 0
+	var from []byte
 	for {
-		n, more, err := s.sweepOnce(cutoff)
+		n, next, err := s.sweepEvents(from, cutoff)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("sweep: %w", err)
 		}
-		if !more {
+		if next == nil {
 			break
 		}
+		from = next
 	}
-	err := s.update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bIDs).Cursor()
-		var del [][]byte
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < idsCutoff.Unix() {
-				del = append(del, append([]byte(nil), k...))
-			}
+	from = nil
+	for {
+		next, err := s.sweepIDs(from, idsCutoff)
+		if err != nil {
+			return total, fmt.Errorf("sweep ids: %w", err)
 		}
-		for _, k := range del {
-			if err := tx.Bucket(bIDs).Delete(k); err != nil {
-				return err
-			}
+		if next == nil {
+			return total, nil
 		}
-		return nil
-	})
-	if err != nil {
-		return total, fmt.Errorf("sweep ids: %w", err)
+		from = next
 	}
-	return total, nil
 }
 
-// sweepOnce removes up to sweepBatch expired events, oldest first, and says whether more may be left.
-func (s *Store) sweepOnce(cutoff time.Time) (n int, more bool, err error) {
+// sweepEvents removes the expired, finished events among the next sweepScan from key from (nil: the first),
+// and returns the key to resume at (nil when done: events are in arrival order, so the first one received
+// after cutoff ends the sweep).
+func (s *Store) sweepEvents(from []byte, cutoff time.Time) (n int, next []byte, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
-		n, more = 0, false
+		n, next = 0, nil
 		c := tx.Bucket(bEvents).Cursor()
+		k, v := c.First()
+		if from != nil {
+			k, v = c.Seek(from)
+		}
 		var del []Event
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		for scanned := 0; k != nil; k, v = c.Next() {
+			if scanned == sweepScan {
+				next = append([]byte(nil), k...)
+				break
+			}
+			scanned++
 			e, err := decodeEvent(k, v)
 			if err != nil {
 				return err
 			}
 			if !e.Received.Before(cutoff) {
-				break // events are in arrival order
+				break
 			}
 			if finished(tx, e) {
 				del = append(del, e)
-				if len(del) == sweepBatch {
-					more = true
-					break
-				}
 			}
 		}
 		for _, e := range del {
@@ -77,7 +80,38 @@ func (s *Store) sweepOnce(cutoff time.Time) (n int, more bool, err error) {
 		n = len(del)
 		return nil
 	})
-	return n, more, err
+	return n, next, err
+}
+
+// sweepIDs removes deduplication entries received before cutoff among the next sweepScan from key from, and
+// returns the key to resume at (nil when done).
+func (s *Store) sweepIDs(from []byte, cutoff time.Time) (next []byte, err error) {
+	err = s.update(func(tx *bolt.Tx) error {
+		next = nil
+		c := tx.Bucket(bIDs).Cursor()
+		k, v := c.First()
+		if from != nil {
+			k, v = c.Seek(from)
+		}
+		var del [][]byte
+		for scanned := 0; k != nil; k, v = c.Next() {
+			if scanned == sweepScan {
+				next = append([]byte(nil), k...)
+				break
+			}
+			scanned++
+			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < cutoff.Unix() {
+				del = append(del, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range del {
+			if err := tx.Bucket(bIDs).Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return next, err
 }
 
 // finished reports whether none of e's jobs is still queued (pending, in flight or retrying).
