@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,18 @@ func (s *Server) AdminHandler() http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.adminAuth, gin.WrapH(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
+
+	// Go profiles, for operators diagnosing CPU or memory (behind the admin token like everything else).
+	r.GET("/debug/pprof/*name", s.adminAuth, gin.WrapF(func(w http.ResponseWriter, req *http.Request) {
+		switch strings.TrimPrefix(req.URL.Path, "/debug/pprof/") {
+		case "profile":
+			pprof.Profile(w, req)
+		case "trace":
+			pprof.Trace(w, req)
+		default:
+			pprof.Index(w, req)
+		}
+	}))
 
 	a := r.Group("/admin", s.adminAuth)
 	a.GET("/status", func(c *gin.Context) { respond[Status](c)(s.admin.Status()) })

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -15,8 +16,9 @@ import (
 // errNotObject is a body that is not a JSON object: the one shape the receiver refuses (400).
 var errNotObject = errors.New("body is not a JSON object")
 
-// payload is a webhook body decoded one level deep; values are kept raw so odd types are reported, not fatal.
-type payload map[string]json.RawMessage
+// payload is a webhook body decoded in one pass; numbers stay json.Number so ids keep every digit, and odd
+// types are reported, not fatal.
+type payload map[string]any
 
 // decodePayload reads a JSON object. A body too deeply nested to decode is still an object: it comes back with
 // a problem instead of an error, so it is quarantined rather than refused.
@@ -25,30 +27,32 @@ func decodePayload(body []byte) (payload, map[string]string, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, nil, errNotObject
 	}
+	d := json.NewDecoder(bytes.NewReader(trimmed))
+	d.UseNumber()
 	var p payload
-	if err := json.Unmarshal(trimmed, &p); err != nil {
+	if err := d.Decode(&p); err != nil {
 		if strings.Contains(err.Error(), "exceeded max depth") {
 			return payload{}, map[string]string{"body": "JSON nested too deeply to read"}, nil
 		}
 		return nil, nil, fmt.Errorf("%w: %v", errNotObject, err)
 	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, nil, fmt.Errorf("%w: data after the object", errNotObject)
+	}
 	return p, nil, nil
 }
 
-// str reads field k as a string. Numbers are accepted for ids (their text); other types are a problem.
-func (p payload) str(k string, problems map[string]string) (string, bool) {
-	raw, ok := p[k]
-	if !ok || string(raw) == "null" {
+// str reads field k as a string. Numbers are accepted for ids and phone numbers (their text); other types are
+// a problem. present is false when the field is absent or null.
+func (p payload) str(k string, problems map[string]string) (s string, present bool) {
+	switch v := p[k].(type) {
+	case nil:
 		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return s, true
-	}
-	var n json.Number
-	if k == "id" || k == "externalNumber" || k == "onoffUserNumber" {
-		if err := json.Unmarshal(raw, &n); err == nil {
-			return n.String(), true
+	case string:
+		return v, true
+	case json.Number:
+		if k == "id" || k == "externalNumber" || k == "onoffUserNumber" {
+			return v.String(), true
 		}
 	}
 	problems[k] = "must be a string"
@@ -63,12 +67,13 @@ var companyFields = []string{"externalCompany", "externalCompanyName", "company"
 // smsDirection SENT or RECEIVED, a readable date, and an externalNumber. eventName is the event's name
 // ("SMS" when absent).
 func ParseSMS(body []byte, defaultRegion string) (sms crm.SMS, eventName string, problems map[string]string, err error) {
-	return parseSMS(body, defaultRegion, true)
+	return parseSMS(body, defaultRegion, crm.NewPhoneCache(4))
 }
 
-// parseSMS is ParseSMS; without phones it leaves the numbers unparsed (Raw only), which is all the receiver
-// needs to validate and store an event, and saves it the cost of phone parsing on the hot path.
-func parseSMS(body []byte, defaultRegion string, phones bool) (sms crm.SMS, eventName string, problems map[string]string, err error) {
+// parseSMS is ParseSMS with the numbers parsed through phones (the sync loop keeps one cache for all SMS), or
+// left unparsed (Raw only) when phones is nil: that is all the receiver needs to validate and store an event,
+// and it saves the receiver's hot path the cost of phone parsing.
+func parseSMS(body []byte, defaultRegion string, phones *crm.PhoneCache) (sms crm.SMS, eventName string, problems map[string]string, err error) {
 	p, problems, err := decodePayload(body)
 	if err != nil {
 		return crm.SMS{}, "", nil, err
@@ -91,7 +96,7 @@ func parseSMS(body []byte, defaultRegion string, phones bool) (sms crm.SMS, even
 	if sms.Direction != "SENT" && sms.Direction != "RECEIVED" && problems["smsDirection"] == "" {
 		problems["smsDirection"] = fmt.Sprintf("want SENT or RECEIVED, got %q", sms.Direction)
 	}
-	if raw, ok := p["date"]; !ok || string(raw) == "null" {
+	if raw := p["date"]; raw == nil {
 		problems["date"] = "missing"
 	} else if t, err := parseDate(raw); err != nil {
 		problems["date"] = err.Error()
@@ -115,23 +120,23 @@ func parseSMS(body []byte, defaultRegion string, phones bool) (sms crm.SMS, even
 		}
 	}
 	sms.UserNumber, sms.External = crm.Phone{Raw: userNumber}, crm.Phone{Raw: ext}
-	if phones {
-		region := crm.RegionFor(userNumber, defaultRegion)
-		sms.UserNumber = crm.ParsePhone(userNumber, region)
-		sms.External = crm.ParsePhone(ext, region)
+	if phones != nil {
+		region := phones.RegionFor(userNumber, defaultRegion)
+		sms.UserNumber, sms.External = phones.Parse(userNumber, region), phones.Parse(ext, region)
 	}
 	return sms, eventName, problems, nil
 }
 
 // parseDate reads Onoff's date leniently: RFC 3339 with or without fraction or zone (no zone = UTC), a space
 // instead of the T, or epoch milliseconds as a number or a string of digits.
-func parseDate(raw json.RawMessage) (time.Time, error) {
-	var ms json.Number
-	if err := json.Unmarshal(raw, &ms); err == nil {
-		return fromMillis(ms.String())
-	}
+func parseDate(raw any) (time.Time, error) {
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	switch v := raw.(type) {
+	case json.Number:
+		return fromMillis(v.String())
+	case string:
+		s = v
+	default:
 		return time.Time{}, errors.New("must be a string or epoch milliseconds")
 	}
 	s = strings.TrimSpace(s)

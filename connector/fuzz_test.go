@@ -49,9 +49,9 @@ func FuzzParseSMS(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sms, name, problems, err := ParseSMS(body, "FR")
-		fast, fastName, fastProblems, fastErr := parseSMS(body, "FR", false)
+		fast, fastName, fastProblems, fastErr := parseSMS(body, "FR", nil)
 		if (err == nil) != (fastErr == nil) {
-			t.Fatalf("ParseSMS err = %v, parseSMS(phones=false) err = %v: they disagree", err, fastErr)
+			t.Fatalf("ParseSMS err = %v, parseSMS(phones=nil) err = %v: they disagree", err, fastErr)
 		}
 		if err != nil {
 			if !errors.Is(err, errNotObject) {
@@ -66,10 +66,10 @@ func FuzzParseSMS(f *testing.F) {
 		}
 		if name != fastName || sms.ID != fast.ID || sms.Direction != fast.Direction || !sms.Date.Equal(fast.Date) ||
 			sms.External.Raw != fast.External.Raw || sms.UserNumber.Raw != fast.UserNumber.Raw {
-			t.Fatalf("ParseSMS and parseSMS(phones=false) disagree:\n%+v %q\n%+v %q", sms, name, fast, fastName)
+			t.Fatalf("ParseSMS and parseSMS(phones=nil) disagree:\n%+v %q\n%+v %q", sms, name, fast, fastName)
 		}
 		if diff := cmp.Diff(problems, fastProblems); diff != "" {
-			t.Fatalf("problems differ (-ParseSMS +parseSMS(phones=false)):\n%s", diff)
+			t.Fatalf("problems differ (-ParseSMS +parseSMS(phones=nil)):\n%s", diff)
 		}
 	})
 }
@@ -103,7 +103,7 @@ func FuzzReceiver(f *testing.F) {
 		if call {
 			wantID, _, parseErr = CallEvent(body)
 		} else {
-			sms, name, problems, err := parseSMS(body, r.srv.cfg.Phone.DefaultRegion, false)
+			sms, name, problems, err := parseSMS(body, r.srv.cfg.Phone.DefaultRegion, nil)
 			parseErr = err
 			switch {
 			case name != "SMS":

@@ -133,7 +133,24 @@ func (l *loop) run(ctx context.Context) {
 			l.sleep(ctx, wait)
 			continue
 		}
-		l.process(ctx, jobs)
+		if delivered := l.process(ctx, jobs); delivered > 0 && len(jobs) < l.client.Limits().WriteBatch {
+			l.linger(ctx)
+		}
+	}
+}
+
+// lingerFor is how long the loop lets new jobs gather after a batch that was delivered but not full. Under a steady stream
+// of webhooks this turns one CRM call (and three commits) per SMS into one per batch; an SMS waits at most
+// this much longer, and an idle loop never waits, since it lingers only after work.
+const lingerFor = 20 * time.Millisecond
+
+// linger waits lingerFor on the real clock (it paces throughput; no retry logic depends on it), or until ctx ends.
+func (l *loop) linger(ctx context.Context) {
+	t := time.NewTimer(lingerFor)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -154,8 +171,9 @@ func (w *work) decide(o store.Outcome) {
 }
 
 // process delivers a batch of claimed jobs: parse, skip rules, idempotency check, contact matching (cache,
-// batched search, create), owner, mapping, one batched write; then records every outcome in one commit.
-func (l *loop) process(ctx context.Context, claimed []store.Claimed) {
+// batched search, create), owner, mapping, one batched write; then records every outcome in one commit. It
+// returns how many jobs it delivered.
+func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 	m := l.mapping.Load()
 	now := l.s.clock.Now()
 	ws := make([]*work, len(claimed))
@@ -166,7 +184,7 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) {
 			w.decide(store.Outcome{State: store.Dead, Error: "event body was erased (retention) before delivery"})
 			continue
 		}
-		sms, _, problems, err := ParseSMS(c.Event.Raw, l.s.cfg.Phone.DefaultRegion)
+		sms, _, problems, err := parseSMS(c.Event.Raw, l.s.cfg.Phone.DefaultRegion, l.s.phones)
 		if err != nil || len(problems) > 0 {
 			w.decide(store.Outcome{State: store.Dead, Error: fmt.Sprintf("stored event no longer parses: %v %v", err, problems)})
 			continue
@@ -185,7 +203,11 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) {
 	l.write(ctx, ws, now)
 
 	outs := make([]store.Outcome, 0, len(ws))
+	delivered := 0
 	for _, w := range ws {
+		if w.done && w.out.State == store.Done {
+			delivered++
+		}
 		if !w.done { // only when ctx ended mid-batch: hand the job back untouched
 			w.decide(store.Outcome{State: store.Pending, NextAttempt: now, Ambiguous: w.c.Job.Ambiguous})
 		}
@@ -193,6 +215,7 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) {
 		l.observe(w)
 	}
 	l.record(ctx, outs)
+	return delivered
 }
 
 // record commits a batch's outcomes, retrying while the store cannot write (a full disk): until it succeeds

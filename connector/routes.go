@@ -97,7 +97,7 @@ func (s *Server) readBody(c *gin.Context) {
 
 func (s *Server) receiveSMS(c *gin.Context) {
 	body := c.MustGet("body").([]byte)
-	sms, eventName, problems, err := parseSMS(body, s.cfg.Phone.DefaultRegion, false)
+	sms, eventName, problems, err := parseSMS(body, s.cfg.Phone.DefaultRegion, nil)
 	if err != nil {
 		s.metrics.Received.WithLabelValues("bad_request").Inc()
 		abortJSON(c, http.StatusBadRequest, "body must be a JSON object")

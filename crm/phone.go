@@ -2,6 +2,7 @@ package crm
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -91,13 +92,53 @@ func parse(raw, region string) *phonenumbers.PhoneNumber {
 // RegionFor picks the region to parse an external number with: the country of the Onoff user's own number
 // when that number is international (starts with + or 00), else fallback.
 func RegionFor(userNumber, fallback string) string {
+	return regionFor(userNumber, fallback, ParsePhone)
+}
+
+func regionFor(userNumber, fallback string, parse func(raw, region string) Phone) string {
 	s := strings.TrimSpace(userNumber)
 	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "00") {
-		if p := ParsePhone(s, ""); p.Region != "" && p.Region != "ZZ" {
+		if p := parse(s, ""); p.Region != "" && p.Region != "ZZ" {
 			return p.Region
 		}
 	}
 	return fallback
+}
+
+// PhoneCache memoises ParsePhone: parsing is the costliest step of handling an SMS (several libphonenumber
+// parses, each running regular expressions), and the same numbers recur (an Onoff user's own number on every
+// SMS they send, a customer's on every reply). Safe for concurrent use; it forgets everything when full.
+type PhoneCache struct {
+	mu   sync.Mutex
+	max  int
+	seen map[string]Phone
+}
+
+// NewPhoneCache remembers up to max parses.
+func NewPhoneCache(max int) *PhoneCache { return &PhoneCache{max: max, seen: map[string]Phone{}} }
+
+// Parse is ParsePhone, remembered.
+func (c *PhoneCache) Parse(raw, region string) Phone {
+	k := region + "\x00" + raw
+	c.mu.Lock()
+	p, ok := c.seen[k]
+	c.mu.Unlock()
+	if ok {
+		return p
+	}
+	p = ParsePhone(raw, region)
+	c.mu.Lock()
+	if len(c.seen) >= c.max {
+		clear(c.seen)
+	}
+	c.seen[k] = p
+	c.mu.Unlock()
+	return p
+}
+
+// RegionFor is RegionFor with the cache's parses.
+func (c *PhoneCache) RegionFor(userNumber, fallback string) string {
+	return regionFor(userNumber, fallback, c.Parse)
 }
 
 // SamePhone reports whether a number stored in a CRM (in any format) is the same number as p. A stored

@@ -52,3 +52,18 @@ func TestRegionFor(t *testing.T) {
 		t.Errorf("RegionFor(national) = %q, want FR", got)
 	}
 }
+
+func TestPhoneCache(t *testing.T) {
+	c := NewPhoneCache(2)
+	for _, raw := range []string{"0612345678", "+447700900123", "0612345678", "36180", "AMAZON"} {
+		if got, want := c.Parse(raw, "FR"), ParsePhone(raw, "FR"); got != want {
+			t.Errorf("cached Parse(%q) = %+v, want %+v", raw, got, want)
+		}
+		if len(c.seen) > 2 {
+			t.Fatalf("cache holds %d entries, max 2", len(c.seen))
+		}
+	}
+	if got := c.RegionFor("+447700900123", "FR"); got != "GB" {
+		t.Errorf("RegionFor = %q, want GB", got)
+	}
+}
