@@ -157,6 +157,7 @@ func cmdServe(e *env, args []string) error {
 		return err
 	}
 	logger := connector.NewLogger(cfg.Log, e.stderr)
+	tuneGC(e.getenv)
 	reload := make(chan struct{}, 1)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -177,6 +178,19 @@ func cmdServe(e *env, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// tuneGC trades a little memory for CPU unless the operator set GOGC or GOMEMLIMIT: the live heap is small
+// (about 10 MB under load), so collecting at 4x it instead of 2x removes most GC work, and a 48 MiB soft
+// limit makes the collector work harder before the process nears 64 MB. Measured with the load bench: about
+// a quarter more webhooks per second with delivery running.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(48 << 20)
+	}
 }
 
 func cmdCheck(e *env, args []string) error {
