@@ -269,6 +269,9 @@ func (a *Admin) Forget(number, email string) (int, error) {
 	if err := a.store.ForgetContacts(func(k string) bool { return keys[k] }); err != nil {
 		return n, err
 	}
+	if a.sync != nil {
+		a.sync.phones.Clear()
+	}
 	return n, nil
 }
 

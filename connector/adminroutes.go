@@ -28,8 +28,21 @@ func (s *Server) AdminHandler() http.Handler {
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", s.adminAuth, gin.WrapH(promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})))
 
-	// Go profiles, for operators diagnosing CPU or memory (behind the admin token like everything else).
+	// Go profiles, for operators diagnosing CPU or memory: only with an admin token (anyone on the host could
+	// start one otherwise), and at most a minute long.
 	r.GET("/debug/pprof/*name", s.adminAuth, gin.WrapF(func(w http.ResponseWriter, req *http.Request) {
+		if s.cfg.Admin.Token == "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":"profiles are served only when admin.token is set"}`))
+			return
+		}
+		if sec, err := strconv.Atoi(req.URL.Query().Get("seconds")); err == nil && sec > 60 {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"seconds must be at most 60"}`))
+			return
+		}
 		switch strings.TrimPrefix(req.URL.Path, "/debug/pprof/") {
 		case "profile":
 			pprof.Profile(w, req)

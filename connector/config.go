@@ -464,12 +464,17 @@ func interpolate(n *yaml.Node, getenv func(string) string, bad func(line int, fi
 			bad(n.Line, "interpolation", "malformed ${...} reference")
 		}
 		switch {
-		case n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle) != 0:
-			n.Tag = "!!str"
+		case n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.TaggedStyle) != 0:
+			if n.Style&yaml.TaggedStyle == 0 {
+				n.Tag = "!!str"
+			}
 		case n.Value == "":
 			n.Tag = "!!str" // an unset variable is an empty string, not null
 		default:
 			n.Tag = "" // plain text: resolved as YAML would have read it (70000 an int, true a bool)
+			if n.ShortTag() == "!!null" {
+				n.Tag = "!!str" // a value spelt null or ~ stays text: it must never blank out a key or token
+			}
 		}
 	default:
 		for _, c := range n.Content {

@@ -100,9 +100,19 @@ func (l *loop) blockedFor(now time.Time) time.Duration {
 	return 0
 }
 
-// stalled reports whether a rate limit or pause hit earlier in this batch forbids further CRM calls: the jobs
-// not yet decided go back to pending, untouched, and wait with the rest.
+// stalled reports whether a rate limit or pause hit earlier in this batch forbids further CRM calls.
 func (l *loop) stalled() bool { return l.blockedFor(l.s.clock.Now()) > 0 }
+
+// handBack returns every job of the batch not yet decided to pending, untouched (no attempt counted), when a
+// rate limit or pause stops the batch: none of them may go on without the steps it skipped (a job that needed
+// a new contact must not be logged without one).
+func handBack(ws []*work, now time.Time) {
+	for _, w := range ws {
+		if !w.done {
+			w.decide(store.Outcome{State: store.Pending, NextAttempt: now, Ambiguous: w.c.Job.Ambiguous})
+		}
+	}
+}
 
 func (l *loop) sleep(ctx context.Context, d time.Duration) {
 	select {
@@ -383,6 +393,10 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 		// the activity is logged without a contact.
 	}
 	for _, key := range order {
+		if l.stalled() {
+			handBack(ws, now)
+			return
+		}
 		group := groups[key]
 		w := group[0]
 		owner, err := l.owner(ctx, m, w.sms, now)
@@ -400,6 +414,7 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 			continue
 		}
 		if l.stalled() {
+			handBack(ws, now)
 			return
 		}
 		l.count("create")
@@ -469,6 +484,10 @@ func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now t
 		if w.done {
 			continue
 		}
+		if l.stalled() {
+			handBack(ws, now)
+			return
+		}
 		owner, err := l.owner(ctx, m, w.sms, now)
 		if err != nil {
 			w.decide(l.failure(w, err, now, false))
@@ -494,6 +513,7 @@ func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
 	batch := max(l.client.Limits().WriteBatch, 1)
 	for start := 0; start < len(ready); start += batch {
 		if ctx.Err() != nil || l.stalled() {
+			handBack(ws, now)
 			return
 		}
 		chunk := ready[start:min(start+batch, len(ready))]
@@ -519,7 +539,7 @@ func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
 				w.decide(store.Outcome{State: store.Done, Attempted: true, Sent: true, RecordID: res[i].ID, ContactID: w.act.ContactID})
 			}
 		}
-		if err == nil && l.isPaused() {
+		if err == nil && l.isPaused() && !anyStop(res) {
 			l.resume() // the probe batch went through: the cause of the pause is gone
 		}
 	}
@@ -545,7 +565,7 @@ func (l *loop) failure(w *work, err error, now time.Time, sent bool) store.Outco
 			l.s.metrics.RateWaits.WithLabelValues(l.dest.Name).Inc()
 		}
 		l.throttle.slowDown(e.Limit)
-		until := now.Add(max(e.RetryAfter, time.Second))
+		until := l.s.clock.Now().Add(max(e.RetryAfter, time.Second)) // from the answer, not the batch's start
 		if !e.Until.IsZero() {
 			until = e.Until
 		}
@@ -562,7 +582,7 @@ func (l *loop) failure(w *work, err error, now time.Time, sent bool) store.Outco
 	case crm.Pause:
 		until := e.Until
 		if until.IsZero() {
-			until = now.Add(pauseProbe)
+			until = l.s.clock.Now().Add(pauseProbe)
 		}
 		l.pause(msg, until)
 		return store.Outcome{State: store.Pending, NextAttempt: now, Error: msg, Ambiguous: j.Ambiguous}
@@ -582,6 +602,18 @@ func (l *loop) failure(w *work, err error, now time.Time, sent bool) store.Outco
 	wait := max(backoff(attempts, l.s.cfg.Sync.BackoffBase, l.s.cfg.Sync.BackoffCap), e.RetryAfter)
 	return store.Outcome{State: store.Retrying, Attempted: true, Sent: sent, NextAttempt: now.Add(wait), Error: msg,
 		Ambiguous: sent && e.Ambiguous()}
+}
+
+// anyStop reports whether any per-item result paused the destination or hit a rate limit.
+func anyStop(res []crm.Result) bool {
+	for _, r := range res {
+		if r.Err != nil {
+			if a := crm.Classify(r.Err).Action; a == crm.Pause || a == crm.RateLimited {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // backoff is exponential backoff with full jitter: a random wait up to base*2^(attempt-1), capped.

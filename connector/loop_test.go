@@ -531,3 +531,26 @@ func TestLoopAmbiguousCreateWaitsForTheIndex(t *testing.T) {
 	}
 	e.waitCounts("crm", map[string]int64{store.Done: 1}, e.advance(time.Minute))
 }
+
+// TestLoopRateLimitedCreateNeverLogsWithoutContact: a 429 on one contact create stops the batch; the SMS that
+// needed the other new contacts go back to pending instead of being logged on no contact.
+func TestLoopRateLimitedCreateNeverLogsWithoutContact(t *testing.T) {
+	e := newSyncEnv(t, destYAML("crm", ""), "crm")
+	f := e.fakes["crm"]
+	f.FailNext(crmtest.MethodCreate, 1, crmtest.RateLimit(2*time.Second))
+	e.enqueue("a", "+33699999999", "+33600000101")
+	e.enqueue("b", "+33699999999", "+33600000102")
+	e.enqueue("c", "+33699999999", "+33600000103")
+	e.start()
+	e.waitCounts("crm", map[string]int64{store.Done: 3}, e.advance(time.Second))
+	for _, a := range f.Logged() {
+		if a.ContactID == "" {
+			t.Errorf("SMS %s logged without a contact although the mapping creates one", a.SourceID)
+		}
+	}
+	for _, j := range deadAndAttempts(t, e.store, "crm") {
+		if j.Attempts != 1 {
+			t.Errorf("job %d: %d attempts, want 1 (the rate limit is not an attempt)", j.Seq, j.Attempts)
+		}
+	}
+}

@@ -468,3 +468,15 @@ destinations:
 		}
 	}
 }
+
+func TestConfigInterpolatedNullStaysText(t *testing.T) {
+	src := "server:\n  api_keys: [\"${K}\"]\nadmin:\n  token: ${T}\n  listen: \"0.0.0.0:9090\"\ndestinations:\n  - {name: a, type: log, output: x}\n"
+	env := map[string]string{"K": "k", "T": "null"}
+	cfg, err := ParseConfig("c.yaml", []byte(src), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin.Token != "null" {
+		t.Errorf("admin.token = %q, want the literal text null (a null would switch admin auth off)", cfg.Admin.Token)
+	}
+}

@@ -55,7 +55,10 @@ type Error struct {
 	Daily      bool          // RateLimited: the daily cap, not a short window
 	Limit      string        // RateLimited: the limit kind that was hit ("search", "write", ...)
 	ID         string        // Done: the existing record
-	Err        error         // underlying error, if any
+	// NotSent says the data request never went out (getting a token failed, say): resending cannot
+	// duplicate anything, whatever Status is.
+	NotSent bool
+	Err     error // underlying error, if any
 }
 
 func (e *Error) Error() string {
@@ -81,7 +84,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // 5xx after the request was sent, or a 2xx whose answer could not be read): before sending it again, the loop
 // checks whether the record exists.
 func (e *Error) Ambiguous() bool {
-	return e.Action == Retry && (e.Status == 0 || e.Status >= 500 || (e.Status >= 200 && e.Status < 300))
+	return e.Action == Retry && !e.NotSent && (e.Status == 0 || e.Status >= 500 || (e.Status >= 200 && e.Status < 300))
 }
 
 // Classify turns any error into an *Error. An *Error anywhere in the chain is returned as is; a context
@@ -119,17 +122,21 @@ func FromStatus(status int, code, message string, retryAfter time.Duration) *Err
 	return e
 }
 
-// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date) relative to now; 0 when absent or bad.
+// maxRetryAfter caps what a Retry-After header can ask for: a day, past which it is more likely a bug than a plan.
+const maxRetryAfter = 24 * time.Hour
+
+// ParseRetryAfter reads a Retry-After header (seconds or an HTTP date) relative to now, capped at a day; 0
+// when absent or bad.
 func ParseRetryAfter(h string, now time.Time) time.Duration {
 	if h == "" {
 		return 0
 	}
-	var secs int
+	var secs int64
 	if _, err := fmt.Sscanf(h, "%d", &secs); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
+		return min(time.Duration(min(secs, int64(maxRetryAfter/time.Second)))*time.Second, maxRetryAfter)
 	}
 	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

@@ -127,6 +127,9 @@ func (c *PhoneCache) Parse(raw, region string) Phone {
 		return p
 	}
 	p = ParsePhone(raw, region)
+	if len(raw) > 32 { // not a phone number anyone dials: not worth remembering
+		return p
+	}
 	c.mu.Lock()
 	if len(c.seen) >= c.max {
 		clear(c.seen)
@@ -134,6 +137,13 @@ func (c *PhoneCache) Parse(raw, region string) Phone {
 	c.seen[k] = p
 	c.mu.Unlock()
 	return p
+}
+
+// Clear forgets every number (an erasure request must not leave one behind).
+func (c *PhoneCache) Clear() {
+	c.mu.Lock()
+	clear(c.seen)
+	c.mu.Unlock()
 }
 
 // RegionFor is RegionFor with the cache's parses.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -58,13 +59,19 @@ func getJob(tx *bolt.Tx, k []byte) (*Job, error) {
 	return &j, nil
 }
 
+// maxDue is the latest next attempt the due index can order.
+var maxDue = time.Unix(0, math.MaxInt64)
+
 // waiting reports whether a job in state waits for its NextAttempt (and so is in the due index).
 func waiting(state string) bool { return state == Pending || state == Retrying }
 
 // dueKey orders a destination's waiting jobs by next attempt, then by seq (FIFO among equals).
 func dueKey(dest string, next time.Time, seq uint64) []byte {
-	at := next.UnixNano()
-	if at < 0 {
+	at := next.UnixNano() // undefined past 2262: clamp, or a far-future retry would sort as due now
+	switch {
+	case next.After(maxDue):
+		at = maxDue.UnixNano()
+	case at < 0:
 		at = 0
 	}
 	k := append(destPrefix(dest), u64(uint64(at))...)
@@ -131,11 +138,12 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 		jobs, next = jobs[:0], time.Time{}
 		p := destPrefix(dest)
 		limit := dueKey(dest, now, ^uint64(0))
-		var claim [][]byte
+		var claim, dueKeys [][]byte
 		c := tx.Bucket(bDue).Cursor()
 		k, _ := c.Seek(p)
 		for ; k != nil && hasPrefix(k, p) && bytes.Compare(k, limit) <= 0 && len(claim) < max; k, _ = c.Next() {
 			claim = append(claim, jobKey(dest, binary.BigEndian.Uint64(k[len(k)-8:])))
+			dueKeys = append(dueKeys, append([]byte(nil), k...))
 		}
 		if k != nil && hasPrefix(k, p) {
 			next = time.Unix(0, int64(binary.BigEndian.Uint64(k[len(p):len(p)+8]))).UTC()
@@ -143,8 +151,15 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 				next = now // more are due than max: look again at once
 			}
 		}
-		for _, k := range claim {
+		for i, k := range claim {
 			j, err := getJob(tx, k)
+			if errors.Is(err, ErrNotFound) || (err == nil && (!waiting(j.State) || !bytes.Equal(dueKey(dest, j.NextAttempt, j.Seq), dueKeys[i]))) {
+				// A stale index entry (no path is known to leave one): drop it rather than fail or send twice.
+				if err := tx.Bucket(bDue).Delete(dueKeys[i]); err != nil {
+					return err
+				}
+				continue
+			}
 			if err != nil {
 				return err
 			}

@@ -183,6 +183,11 @@ func migrate(tx *bolt.Tx) error {
 // recoverInFlight makes jobs a killed process left in flight pending again. Their request may have reached
 // the CRM, so they are marked ambiguous: the loop checks for the record before sending again.
 func (s *Store) recoverInFlight(tx *bolt.Tx, now time.Time) error {
+	meta := tx.Bucket(bMeta)
+	clean := meta.Get(keyClean) != nil
+	if err := meta.Delete(keyClean); err != nil { // from now on a crash leaves no flag
+		return err
+	}
 	inFlight := false
 	c := tx.Bucket(bCounts).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -190,8 +195,8 @@ func (s *Store) recoverInFlight(tx *bolt.Tx, now time.Time) error {
 			inFlight = true
 		}
 	}
-	if !inFlight {
-		return nil // a clean stop: nothing to scan, however long the backlog
+	if clean && !inFlight {
+		return nil // closed cleanly with nothing in flight: no scan, however long the backlog
 	}
 	q := tx.Bucket(bQueue).Cursor()
 	for k, _ := q.First(); k != nil; k, _ = q.Next() {
@@ -229,8 +234,16 @@ func (s *Store) Close() error {
 	default:
 	}
 	<-s.stopped
-	return s.db.Close()
+	// Mark the file closed cleanly, so the next Open can trust the counters and skip the recovery scan.
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(keyClean, []byte{1}) })
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
+
+// keyClean in the meta bucket says the last process closed the file; Open removes it.
+var keyClean = []byte("clean")
 
 // OnJob registers fn to be called (outside any transaction) with the destination of every job that becomes
 // due now: new jobs, requeued dead letters and quarantine. The sync loop uses it to wake without polling.

@@ -82,7 +82,7 @@ func (a *auth) refreshError(ctx context.Context, err error) error {
 	_ = json.Unmarshal(re.Body, &body)
 	st := re.Response.StatusCode
 	if st >= 500 || st == 429 {
-		return &crm.Error{Action: crm.Retry, Status: st, Code: body.Status, Message: "HubSpot OAuth refresh failed: " + body.Message}
+		return &crm.Error{Action: crm.Retry, Status: st, Code: body.Status, NotSent: true, Message: "HubSpot OAuth refresh failed: " + body.Message}
 	}
 	return &crm.Error{Action: crm.Pause, Status: st, Code: body.Status,
 		Message: "HubSpot rejected the OAuth refresh (" + body.Status + "): check oauth client_id, client_secret and refresh_token: " + body.Message}

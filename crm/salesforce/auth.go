@@ -117,7 +117,7 @@ func (c *Client) jwtBearer(ctx context.Context, tokenURL string, cfg Config, key
 		InstanceURL string `json:"instance_url"`
 	}
 	if err := json.Unmarshal(body, &ok); err != nil || ok.AccessToken == "" || ok.InstanceURL == "" {
-		return session{}, &crm.Error{Action: crm.Retry, Status: resp.StatusCode, Message: "token response without access_token or instance_url"}
+		return session{}, &crm.Error{Action: crm.Retry, Status: resp.StatusCode, NotSent: true, Message: "token response without access_token or instance_url"}
 	}
 	return session{token: ok.AccessToken, instanceURL: strings.TrimRight(ok.InstanceURL, "/")}, nil
 }
