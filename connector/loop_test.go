@@ -83,6 +83,25 @@ func destYAML(name, mapping string) string {
 	return s
 }
 
+// mappingFile writes a mapping into a temporary file and returns its path.
+func mappingFile(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// pausedOnAuth starts e with the next search failing INVALID_AUTHENTICATION and waits for the pause.
+func (e *syncEnv) pausedOnAuth() {
+	e.t.Helper()
+	e.fakes["crm"].FailNext(crmtest.MethodFind, 1, crmtest.ErrAuth)
+	e.enqueue("p1", "+33699999999", "+33600000001")
+	e.start()
+	waitFor(e.t, "pause", func() bool { s, _ := e.syncer.Status("crm"); return s.Paused }, nil)
+}
+
 func newSyncEnv(t *testing.T, dests string, names ...string) *syncEnv {
 	t.Helper()
 	e := &syncEnv{t: t, clock: newFakeClock(), fakes: map[string]*crmtest.Fake{}, dir: t.TempDir()}
@@ -321,10 +340,7 @@ func TestLoopPermanentErrorDeadAtOnce(t *testing.T) {
 func TestLoopAuthFailurePausesThenResumes(t *testing.T) {
 	e := newSyncEnv(t, destYAML("crm", ""), "crm")
 	f := e.fakes["crm"]
-	f.FailNext(crmtest.MethodFind, 1, crmtest.ErrAuth)
-	e.enqueue("p1", "+33699999999", "+33600000001")
-	e.start()
-	waitFor(t, "pause", func() bool { s, _ := e.syncer.Status("crm"); return s.Paused }, nil)
+	e.pausedOnAuth()
 	st, _ := e.server.admin.Status()
 	if live := st.Destinations[0].Live; live == nil || !strings.Contains(live.PauseReason, "INVALID_AUTHENTICATION") {
 		t.Errorf("status does not say why it paused: %+v", live)
@@ -365,9 +381,7 @@ func TestLoopDailyCapPausesUntilReset(t *testing.T) {
 }
 
 func TestLoopAmbiguousFailureNoDuplicate(t *testing.T) {
-	mappingFile := filepath.Join(t.TempDir(), "m.yaml")
-	os.WriteFile(mappingFile, []byte("activity:\n  id_field: onoff_message_id\n"), 0o600)
-	e := newSyncEnv(t, destYAML("crm", mappingFile), "crm")
+	e := newSyncEnv(t, destYAML("crm", mappingFile(t, "activity:\n  id_field: onoff_message_id\n")), "crm")
 	f := e.fakes["crm"]
 	f.SetIndexLag(time.Minute)
 	f.FailAfterApply(1, crmtest.ErrTimeout) // the CRM logged it, the answer was lost
@@ -383,9 +397,7 @@ func TestLoopAmbiguousFailureNoDuplicate(t *testing.T) {
 }
 
 func TestLoopCrashAfterSendNoDuplicate(t *testing.T) {
-	mappingFile := filepath.Join(t.TempDir(), "m.yaml")
-	os.WriteFile(mappingFile, []byte("activity:\n  id_field: onoff_message_id\n"), 0o600)
-	dests := destYAML("crm", mappingFile)
+	dests := destYAML("crm", mappingFile(t, "activity:\n  id_field: onoff_message_id\n"))
 	e := newSyncEnv(t, dests, "crm")
 	e.enqueue("crash", "+33699999999", "+33600000001")
 	// The previous process claimed the job, the CRM logged it, and the process died before recording it.
@@ -427,9 +439,7 @@ func TestLoopDestinationsIsolated(t *testing.T) {
 }
 
 func TestLoopSkipRules(t *testing.T) {
-	mappingFile := filepath.Join(t.TempDir(), "m.yaml")
-	os.WriteFile(mappingFile, []byte("skip:\n  - name: colleagues\n    external_number: [\"+3361234*\"]\n"), 0o600)
-	e := newSyncEnv(t, destYAML("crm", mappingFile), "crm")
+	e := newSyncEnv(t, destYAML("crm", mappingFile(t, "skip:\n  - name: colleagues\n    external_number: [\"+3361234*\"]\n")), "crm")
 	e.enqueue("colleague", "+33699999999", "06 12 34 00 00")
 	e.enqueue("customer", "+33699999999", "06 99 34 00 00")
 	e.start()
@@ -452,14 +462,14 @@ func TestLoopRegionFromUserNumber(t *testing.T) {
 }
 
 func TestLoopMappingHotReload(t *testing.T) {
-	mappingFile := filepath.Join(t.TempDir(), "m.yaml")
+	path := filepath.Join(t.TempDir(), "m.yaml")
 	write := func(s string) {
-		if err := os.WriteFile(mappingFile, []byte(s), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	write("activity:\n  fields:\n    hs_communication_body: \"v1 {{ .Event.Body }}\"\n")
-	e := newSyncEnv(t, destYAML("crm", mappingFile), "crm")
+	e := newSyncEnv(t, destYAML("crm", path), "crm")
 	f := e.fakes["crm"]
 	e.start()
 	e.enqueue("h1", "+33699999999", "+33600000001")
@@ -507,11 +517,7 @@ func TestLoopContactGoneInvalidatesCache(t *testing.T) {
 
 func TestLoopPauseLiftsAfterASuccessfulProbe(t *testing.T) {
 	e := newSyncEnv(t, destYAML("crm", ""), "crm")
-	f := e.fakes["crm"]
-	f.FailNext(crmtest.MethodFind, 1, crmtest.ErrAuth)
-	e.enqueue("p1", "+33699999999", "+33600000001")
-	e.start()
-	waitFor(t, "pause", func() bool { s, _ := e.syncer.Status("crm"); return s.Paused }, nil)
+	e.pausedOnAuth()
 	// Someone fixed the credentials in the CRM; the probe after pauseProbe goes through.
 	e.waitCounts("crm", map[string]int64{store.Done: 1}, e.advance(time.Minute))
 	waitFor(t, "the pause to lift", func() bool { s, _ := e.syncer.Status("crm"); return !s.Paused }, nil)
