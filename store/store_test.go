@@ -363,3 +363,25 @@ func TestMigrateLayout1BuildsDueIndex(t *testing.T) {
 		t.Fatalf("after migration Claim = %v, %v; want the old job", got, err)
 	}
 }
+
+// TestCleanCloseWithJobsInFlight: a clean close does not skip recovery when jobs were left in flight.
+func TestCleanCloseWithJobsInFlight(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	clk := newClock()
+	s, err := Open(path, Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Enqueue(sms("a"), []string{"d"})
+	if _, _, err := s.Claim("d", clk.Now(), 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, path, clk)
+	jobs, _ := s.Jobs(1)
+	if len(jobs) != 1 || jobs[0].State != Pending || !jobs[0].Ambiguous {
+		t.Errorf("job left in flight at a clean close = %+v, want pending and ambiguous", jobs)
+	}
+}
