@@ -1,7 +1,6 @@
 package connector
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -432,7 +431,6 @@ func TestExampleConfigLoads(t *testing.T) {
 	if !cfg.UsesDevKey() {
 		t.Error("example config without ONOFF_API_KEY should use the dev key")
 	}
-	_ = bytes.MinRead
 }
 
 func TestConfigInterpolatedNumbersAndTypeErrors(t *testing.T) {
