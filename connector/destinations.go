@@ -76,6 +76,7 @@ type AdapterDeps struct {
 
 // NewClient builds the adapter for d. It validates the type-specific keys; it makes no network call.
 func NewClient(d Destination, deps AdapterDeps) (crm.Client, error) {
+	opts := crm.Options{HTTPClient: deps.HTTPClient, Throttle: deps.Throttle, Now: deps.Now, Location: d.Location, Logger: deps.Logger}
 	switch d.Type {
 	case "log":
 		return newLogClient(d.Output, deps.Stdout)
@@ -84,15 +85,13 @@ func NewClient(d Destination, deps AdapterDeps) (crm.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		return hubspot.New(c, hubspot.Options{HTTPClient: deps.HTTPClient, Throttle: deps.Throttle, Now: deps.Now,
-			Location: d.Location, Logger: deps.Logger})
+		return hubspot.New(c, opts)
 	case "salesforce":
 		c, err := salesforceConfig(d)
 		if err != nil {
 			return nil, err
 		}
-		return salesforce.New(c, salesforce.Options{HTTPClient: deps.HTTPClient, Throttle: deps.Throttle, Now: deps.Now,
-			Location: d.Location, Logger: deps.Logger})
+		return salesforce.New(c, opts)
 	}
 	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
 }

@@ -83,14 +83,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Options are the adapter's optional dependencies.
-type Options struct {
-	HTTPClient *http.Client     // nil: go-retryablehttp, RetryMax 2, no retry of 429 nor of writes
-	Throttle   crm.Throttle     // nil: crm.Unthrottled{}
-	Now        func() time.Time // nil: time.Now
-	Location   *time.Location   // destination time zone, for the daily cap's midnight; nil: UTC
-	Logger     *slog.Logger     // nil: discard
-}
+// Options are the adapter's dependencies, shared by every adapter: see crm.Options.
+type Options = crm.Options
 
 // Client is the HubSpot adapter. It implements crm.Client, crm.ActivityFinder, crm.Checker and
 // crm.RateLimiter. It is safe for concurrent use.
@@ -117,23 +111,9 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	opts = opts.WithDefaults()
 	c := &Client{cfg: cfg, hc: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
 		log: opts.Logger, owners: map[string]ownerEntry{}, remaining: -1, interval: 10 * time.Second, sleep: sleepCtx}
-	if c.hc == nil {
-		c.hc = crm.NewHTTPClient()
-	}
-	if c.throttle == nil {
-		c.throttle = crm.Unthrottled{}
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if c.loc == nil {
-		c.loc = time.UTC
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
 	c.auth = newAuth(cfg, c)
 	return c, nil
 }

@@ -20,15 +20,8 @@ import (
 	"github.com/onoffsync/onoffsync/crm"
 )
 
-// Options are the adapter's optional collaborators.
-type Options struct {
-	// HTTPClient nil: a go-retryablehttp client (RetryMax 2) that never retries 429 nor a non-idempotent create.
-	HTTPClient *http.Client
-	Throttle   crm.Throttle     // nil: crm.Unthrottled{}
-	Now        func() time.Time // nil: time.Now
-	Location   *time.Location   // destination time zone for Task.ActivityDate; nil: UTC
-	Logger     *slog.Logger     // nil: discard
-}
+// Options are the adapter's dependencies, shared by every adapter: see crm.Options.
+type Options = crm.Options
 
 // Batch sizes and limits.
 const (
@@ -88,23 +81,9 @@ func New(cfg Config, opts Options) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	opts = opts.WithDefaults()
 	c := &Client{cfg: cfg, http: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
 		log: opts.Logger, base: "/services/data/" + cfg.APIVersion, owners: map[string]ownerEntry{}}
-	if c.http == nil {
-		c.http = crm.NewHTTPClient()
-	}
-	if c.throttle == nil {
-		c.throttle = crm.Unthrottled{}
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if c.loc == nil {
-		c.loc = time.UTC
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
 	auth, err := c.newAuthenticator(cfg)
 	if err != nil {
 		return nil, err
