@@ -14,10 +14,9 @@ import (
 // limits (or config), slowed multiplicatively when the CRM answers with a rate limit and recovered additively
 // while it does not.
 type throttle struct {
-	mu     sync.Mutex
-	kinds  map[string]*kindLimit
-	now    func() time.Time
-	onWait func(kind string)
+	mu    sync.Mutex
+	kinds map[string]*kindLimit
+	now   func() time.Time
 }
 
 type kindLimit struct {
@@ -56,11 +55,7 @@ func (t *throttle) Wait(ctx context.Context, kind string) error {
 	if k != nil {
 		t.recover(k)
 	}
-	onWait := t.onWait
 	t.mu.Unlock()
-	if onWait != nil {
-		onWait(kind)
-	}
 	if k == nil {
 		return ctx.Err()
 	}
