@@ -18,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/salesforce"
 	"github.com/onoffsync/onoffsync/crm/salesforce/salesforcetest"
 )
@@ -104,5 +105,58 @@ func TestJWTAudienceIsOneString(t *testing.T) {
 	}
 	if resp.StatusCode != http.StatusBadRequest || body.Error != "invalid_grant" || body.Description != "audience is invalid" {
 		t.Errorf("array aud: got %d %+v, want 400 invalid_grant \"audience is invalid\"", resp.StatusCode, body)
+	}
+}
+
+// Issue 11 item 12: REQUEST_LIMIT_EXCEEDED is the daily cap only for TotalRequests (or api-usage at its
+// maximum); the concurrency limits clear in seconds. Message texts: SalesforceLabs/OrgCheck#432
+// ("ConcurrentRequests (Concurrent API Requests) Limit exceeded."), mautic/mautic#5006
+// ("ConcurrentPerOrgLongTxn Limit exceeded."), SalesforceLabs/OrgCheck#181 ("TotalRequests Limit exceeded.").
+func TestRequestLimitExceededKinds(t *testing.T) {
+	tests := []struct {
+		name      string
+		msg       string
+		usage     string // Sforce-Limit-Info on the refusal; "" for the fake's own
+		daily     bool
+		wantAfter time.Duration
+	}{
+		{"long transactions", "ConcurrentPerOrgLongTxn Limit exceeded.", "", false, 5 * time.Second},
+		{"concurrent requests", "ConcurrentRequests (Concurrent API Requests) Limit exceeded.", "", false, 5 * time.Second},
+		{"daily total", "TotalRequests Limit exceeded.", "", true, 0},
+		{"usage at its maximum", "Limit exceeded.", "api-usage=100000/100000", true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, salesforcetest.Options{}, nil)
+			ctx := context.Background()
+			f := salesforcetest.Fault{Times: 1, Status: http.StatusForbidden,
+				Body: `[{"message":"` + tt.msg + `","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`}
+			if tt.usage != "" {
+				f.Header = http.Header{"Sforce-Limit-Info": {tt.usage}}
+			}
+			e.srv.FailNext(salesforcetest.EndpointQuery, f)
+			_, err := e.c.ResolveOwner(ctx, "a@example.com")
+			ce := asCRM(t, err)
+			if ce.Action != crm.RateLimited || ce.Code != "REQUEST_LIMIT_EXCEEDED" || ce.Daily != tt.daily {
+				t.Fatalf("got %v (Daily %v), want RateLimited REQUEST_LIMIT_EXCEEDED with Daily %v", ce, ce.Daily, tt.daily)
+			}
+			if tt.daily {
+				if !ce.Until.Equal(t0.Add(time.Hour)) {
+					t.Errorf("Until = %v, want %v", ce.Until, t0.Add(time.Hour))
+				}
+				return
+			}
+			if !ce.Until.IsZero() || ce.RetryAfter != tt.wantAfter {
+				t.Errorf("Until %v, RetryAfter %v: want no Until and RetryAfter %v", ce.Until, ce.RetryAfter, tt.wantAfter)
+			}
+			// Nothing is blocked: the next call goes out at once.
+			calls := e.srv.DataCalls()
+			if _, err := e.c.ResolveOwner(ctx, "b@example.com"); err != nil {
+				t.Errorf("next call after a concurrency limit: %v", err)
+			}
+			if n := e.srv.DataCalls(); n != calls+1 {
+				t.Errorf("%d calls after the concurrency limit, want 1", n-calls)
+			}
+		})
 	}
 }
