@@ -160,3 +160,68 @@ func TestRequestLimitExceededKinds(t *testing.T) {
 		})
 	}
 }
+
+// Issue 11 item 13: Salesforce counts string lengths in UTF-16 code units (an emoji is two; Salesforce Help
+// 005166849, ../shared/reference/salesforce.md): Subject (255) and Description (32,000) are cut by that
+// count, never inside a surrogate pair. The fake refuses STRING_TOO_LONG by the same count.
+func TestTaskLengthsInUTF16(t *testing.T) {
+	const smile = "\U0001F600" // one rune, two UTF-16 units
+	tests := []struct {
+		name, subject, description string
+		wantSubject, wantDesc      string
+	}{
+		{"emoji on the limit", strings.Repeat("a", 254) + smile, "d",
+			strings.Repeat("a", 254), "d"}, // 255 runes but 256 units: the emoji goes whole
+		{"emoji fits", strings.Repeat("a", 253) + smile + smile, "d",
+			strings.Repeat("a", 253) + smile, "d"},
+		{"description of emojis", "s", strings.Repeat(smile, 16001),
+			"s", strings.Repeat(smile, 16000)}, // 16,001 runes, 32,002 units
+		{"accents are one unit", strings.Repeat("é", 300), strings.Repeat("é", 32001),
+			strings.Repeat("é", 255), strings.Repeat("é", 32000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, salesforcetest.Options{}, nil)
+			lid := e.srv.SeedLead(salesforcetest.Person{LastName: "Lead", Company: "Acme"})
+			res, err := e.c.LogActivities(context.Background(), []crm.Activity{{SourceID: "1", ContactID: lid,
+				ContactKind: crm.KindLead, Timestamp: t0, Fields: map[string]string{"Subject": tt.subject, "Description": tt.description}}})
+			if err != nil {
+				t.Fatalf("LogActivities: %v", err)
+			}
+			if res[0].Err != nil {
+				t.Fatalf("result: %v", res[0].Err)
+			}
+			task, _ := e.srv.Get(res[0].ID)
+			if got := str(task.Fields["Subject"]); got != tt.wantSubject {
+				t.Errorf("Subject = %.20q... (%d bytes), want %.20q... (%d bytes)", got, len(got), tt.wantSubject, len(tt.wantSubject))
+			}
+			if got := str(task.Fields["Description"]); got != tt.wantDesc {
+				t.Errorf("Description = %d bytes, want %d bytes", len(got), len(tt.wantDesc))
+			}
+		})
+	}
+
+	// The fake refuses what Salesforce refuses: 255 runes that are 256 UTF-16 units.
+	e := newEnv(t, salesforcetest.Options{}, nil)
+	tok := sessionToken(t, e)
+	body := `{"Subject":"` + strings.Repeat("a", 254) + smile + `"}`
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL()+"/services/data/v66.0/sobjects/Task", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []struct {
+		ErrorCode string   `json:"errorCode"`
+		Message   string   `json:"message"`
+		Fields    []string `json:"fields"`
+	}
+	if err := decodeJSON(resp, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || len(errs) != 1 || errs[0].ErrorCode != "STRING_TOO_LONG" ||
+		!strings.HasPrefix(errs[0].Message, "Subject: data value too large: ") || !strings.HasSuffix(errs[0].Message, "(max length=255)") {
+		t.Errorf("Subject of 256 UTF-16 units: got %d %+v, want 400 STRING_TOO_LONG \"Subject: data value too large: ... (max length=255)\"", resp.StatusCode, errs)
+	}
+}
