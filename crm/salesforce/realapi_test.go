@@ -225,3 +225,64 @@ func TestTaskLengthsInUTF16(t *testing.T) {
 		t.Errorf("Subject of 256 UTF-16 units: got %d %+v, want 400 STRING_TOO_LONG \"Subject: data value too large: ... (max length=255)\"", resp.StatusCode, errs)
 	}
 }
+
+// Issue 11 item 11: a custom phone field that only Contact has must not be requested from Lead, or SOSL
+// fails as a whole with INVALID_FIELD ("No such column 'WhatsApp__c' on entity 'Lead'") and every SMS of
+// the batch with it. Source: ../shared/reference/salesforce.md ("Fields exist per object").
+func TestPhoneFieldsPerObject(t *testing.T) {
+	e := newEnv(t, salesforcetest.Options{Fields: map[string][]salesforcetest.Field{
+		"Contact": {{Name: "WhatsApp__c", Type: "phone", Length: 40}},
+		"Lead":    {{Name: "Lead_Phone__c", Type: "phone", Length: 40}},
+	}}, nil)
+	ctx := context.Background()
+	cid := e.srv.SeedContact(salesforcetest.Person{LastName: "Whats", Fields: map[string]any{"WhatsApp__c": "+33 6 12 34 56 78"}})
+	lid := e.srv.SeedLead(salesforcetest.Person{LastName: "Lead", Company: "Acme", Fields: map[string]any{"Lead_Phone__c": "06 98 76 54 32"}})
+	fields := []string{"Phone", "MobilePhone", "WhatsApp__c", "Lead_Phone__c", "Nowhere__c"}
+	queries := []crm.ContactQuery{
+		{Phone: fr("0612345678"), PhoneFields: fields},
+		{Phone: fr("+33698765432"), PhoneFields: fields},
+	}
+	for range 2 {
+		got, err := e.c.FindContacts(ctx, queries)
+		if err != nil {
+			t.Fatalf("FindContacts: %v", err)
+		}
+		if g := ids(got[0]); len(g) != 1 || g[0] != "contact:"+cid {
+			t.Errorf("WhatsApp__c query = %v, want [contact:%s]", g, cid)
+		}
+		if g := ids(got[1]); len(g) != 1 || g[0] != "lead:"+lid {
+			t.Errorf("Lead_Phone__c query = %v, want [lead:%s]", g, lid)
+		}
+	}
+	if n := e.srv.Calls(salesforcetest.EndpointDescribe); n != 2 {
+		t.Errorf("describe calls = %d, want 2 (Contact and Lead, once)", n)
+	}
+	e.c.Reload() // a mapping reload: an admin may have added fields
+	if _, err := e.c.FindContacts(ctx, queries); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.Calls(salesforcetest.EndpointDescribe); n != 4 {
+		t.Errorf("describe calls after Reload = %d, want 4", n)
+	}
+
+	// The fake refuses what Salesforce refuses: the custom Contact field requested from Lead.
+	tok := sessionToken(t, e)
+	q := url.Values{"q": {"FIND {33612345678} IN PHONE FIELDS RETURNING Contact(Id,WhatsApp__c), Lead(Id,WhatsApp__c)"}}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL()+"/services/data/v66.0/search?"+q.Encode(), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []struct {
+		ErrorCode string `json:"errorCode"`
+		Message   string `json:"message"`
+	}
+	if err := decodeJSON(resp, &errs); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || len(errs) != 1 || errs[0].ErrorCode != "INVALID_FIELD" ||
+		!strings.Contains(errs[0].Message, "No such column 'WhatsApp__c' on entity 'Lead'") {
+		t.Errorf("Lead(WhatsApp__c): got %d %+v, want 400 INVALID_FIELD No such column 'WhatsApp__c' on entity 'Lead'", resp.StatusCode, errs)
+	}
+}

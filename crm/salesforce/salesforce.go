@@ -65,6 +65,8 @@ type Client struct {
 	probing      bool      // one call let through after blockedUntil to read the usage again
 	lastPaced    time.Time // last call admitted in the soft band
 	owners       map[string]ownerEntry
+	described    map[string]*objectInfo // object -> describe, until Reload
+	warned       map[string]bool        // warnOnce keys, until Reload
 }
 
 type ownerEntry struct {
@@ -73,10 +75,11 @@ type ownerEntry struct {
 }
 
 var (
-	_ crm.Client         = (*Client)(nil)
-	_ crm.ActivityFinder = (*Client)(nil)
-	_ crm.Checker        = (*Client)(nil)
-	_ crm.RateLimiter    = (*Client)(nil)
+	_ crm.Client            = (*Client)(nil)
+	_ crm.ActivityFinder    = (*Client)(nil)
+	_ crm.Checker           = (*Client)(nil)
+	_ crm.RateLimiter       = (*Client)(nil)
+	_ interface{ Reload() } = (*Client)(nil)
 )
 
 // New validates cfg and returns a Client. It fails on an invalid config or an unreadable JWT private key;

@@ -470,7 +470,7 @@ func (s *Server) insert(typ string, f map[string]any) string {
 	s.recs[id] = &record{typ: typ, fields: f, created: now}
 	s.order = append(s.order, id)
 	s.byType[typ] = append(s.byType[typ], id)
-	for _, pf := range phoneFields[typ] {
+	for _, pf := range s.phoneFields(typ) {
 		if d := digits(fmt.Sprint(f[pf])); d != "" && f[pf] != nil {
 			s.phones[d] = append(s.phones[d], id)
 		}

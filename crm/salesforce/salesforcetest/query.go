@@ -552,7 +552,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			if rec.typ != sel.obj || !s.searchable(rec) {
 				continue
 			}
-			if !phoneMatch(sel.obj, rec.fields, terms) {
+			if !s.phoneMatch(sel.obj, rec.fields, terms) {
 				continue
 			}
 			v := s.view(id, rec)
@@ -569,8 +569,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"searchRecords": hits})
 }
 
-func phoneMatch(obj string, f map[string]any, terms map[string]bool) bool {
-	for _, pf := range phoneFields[obj] {
+func (s *Server) phoneMatch(obj string, f map[string]any, terms map[string]bool) bool {
+	for _, pf := range s.phoneFields(obj) {
 		s, _ := f[pf].(string)
 		if d := digits(s); d != "" && terms[d] {
 			return true

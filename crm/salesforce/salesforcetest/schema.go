@@ -107,6 +107,18 @@ func (s *Server) field(obj, f string) (Field, bool) {
 	return d, ok
 }
 
+// phoneFields are what IN PHONE FIELDS searches on obj: its fields of type phone (custom ones too).
+func (s *Server) phoneFields(obj string) []string {
+	var out []string
+	for n, f := range s.schema[obj] {
+		if f.Type == "phone" {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func (s *Server) hasObject(obj string) bool { _, ok := s.schema[obj]; return ok }
 
 // describe is GET .../sobjects/{type}/describe: the object's fields as the integration user sees them.

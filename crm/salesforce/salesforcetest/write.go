@@ -18,13 +18,6 @@ func set(fs ...string) map[string]bool {
 	return m
 }
 
-// phoneFields are what IN PHONE FIELDS searches.
-var phoneFields = map[string][]string{
-	"Contact": {"Phone", "MobilePhone", "HomePhone", "OtherPhone", "AssistantPhone", "Fax"},
-	"Lead":    {"Phone", "MobilePhone", "Fax"},
-	"Account": {"Phone"},
-}
-
 var taskSubtypes = []string{"Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"}
 
 type recErr = apiError
