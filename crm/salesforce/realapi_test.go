@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/salesforce"
@@ -284,5 +285,64 @@ func TestPhoneFieldsPerObject(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || len(errs) != 1 || errs[0].ErrorCode != "INVALID_FIELD" ||
 		!strings.Contains(errs[0].Message, "No such column 'WhatsApp__c' on entity 'Lead'") {
 		t.Errorf("Lead(WhatsApp__c): got %d %+v, want 400 INVALID_FIELD No such column 'WhatsApp__c' on entity 'Lead'", resp.StatusCode, errs)
+	}
+}
+
+// Issue 11 item 14 (Salesforce half): check --online proves every field the mapping names exists on its
+// object, from the describe, with findings the CLI prints as file:line: field: problem.
+func TestCheckFields(t *testing.T) {
+	e := newEnv(t, salesforcetest.Options{TaskIDField: "Onoff_Message_Id__c", ReadOnlyObjects: []string{"Contact"},
+		Fields: map[string][]salesforcetest.Field{
+			"Contact": {{Name: "WhatsApp__c", Type: "phone", Length: 40}},
+			"Lead":    {{Name: "Notes__c", Type: "string", Length: 255}, {Name: "Score__c", Type: "double", ReadOnly: true}},
+			"Task":    {{Name: "Plain__c", Type: "string", Length: 64}, {Name: "Loose_Id__c", Type: "string", Length: 64, ExternalID: true}},
+		},
+		Hidden: map[string][]string{"Task": {"CallObject"}},
+	}, nil)
+	ref := func(use, obj, name string, line int, key string) salesforce.FieldRef {
+		return salesforce.FieldRef{Use: use, Object: obj, Name: name, File: "m.yaml", Line: line, Key: key}
+	}
+	refs := []salesforce.FieldRef{
+		ref(salesforce.UsePhone, "", "MobilePhone", 3, "match.phone_fields"),
+		ref(salesforce.UsePhone, "", "WhatsApp__c", 3, "match.phone_fields"),
+		ref(salesforce.UsePhone, "", "Nowhere__c", 3, "match.phone_fields"),
+		ref(salesforce.UsePhone, "", "Notes__c", 3, "match.phone_fields"),
+		ref(salesforce.UseCreate, "Lead", "", 5, "create.kind"),
+		ref(salesforce.UseCreate, "Lead", "LeadSource", 9, "create.fields.LeadSource"),
+		ref(salesforce.UseCreate, "Lead", "Score__c", 10, "create.fields.Score__c"),
+		ref(salesforce.UseCreate, "Lead", "WhatsApp__c", 11, "create.fields.WhatsApp__c"),
+		ref(salesforce.UseCreate, "Contact", "", 5, "create.kind"),
+		ref(salesforce.UseActivity, "", "", 14, "activity"),
+		ref(salesforce.UseActivity, "", "Subject", 15, "activity.fields.Subject"),
+		ref(salesforce.UseActivity, "", "CallObject", 16, "activity.fields.CallObject"),
+		ref(salesforce.UseActivity, "", "Onoff_Direction__c", 17, "activity.fields.Onoff_Direction__c"),
+		{Use: salesforce.UseID, Name: "Onoff_Message_Id__c", ClaimsUnique: true, File: "m.yaml", Line: 20, Key: "activity.id_field"},
+		{Use: salesforce.UseID, Name: "Plain__c", File: "m.yaml", Line: 21, Key: "activity.id_field"},
+		{Use: salesforce.UseID, Name: "Loose_Id__c", ClaimsUnique: true, File: "m.yaml", Line: 22, Key: "activity.id_field"},
+	}
+	got, err := e.c.CheckFields(context.Background(), refs)
+	if err != nil {
+		t.Fatalf("CheckFields: %v", err)
+	}
+	var lines []string
+	for _, f := range got {
+		lines = append(lines, f.String())
+	}
+	want := []string{
+		"m.yaml:3: match.phone_fields: no field Nowhere__c on Contact or Lead (or field-level security hides it from the integration user)",
+		"m.yaml:3: match.phone_fields: Lead.Notes__c is a string field, not phone: SOSL IN PHONE FIELDS does not search it",
+		"m.yaml:10: create.fields.Score__c: Lead.Score__c is not createable by the integration user (read-only, or field-level security gives read access only)",
+		"m.yaml:11: create.fields.WhatsApp__c: no field WhatsApp__c on Lead (or field-level security hides it from the integration user)",
+		`m.yaml:5: create.kind: the integration user cannot create Contact records (object permission "Create")`,
+		"m.yaml:16: activity.fields.CallObject: no field CallObject on Task (or field-level security hides it from the integration user)",
+		"m.yaml:17: activity.fields.Onoff_Direction__c: no field Onoff_Direction__c on Task (or field-level security hides it from the integration user)",
+		"m.yaml:21: activity.id_field: Task.Plain__c is not an External ID field: the upsert by it is refused",
+		"m.yaml:22: activity.id_field: Task.Loose_Id__c is not unique in Salesforce, but id_field_unique says it is: make the field Unique or set id_field_unique: false",
+	}
+	if diff := cmp.Diff(want, lines); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	if n := e.srv.Calls(salesforcetest.EndpointDescribe); n != 3 {
+		t.Errorf("describe calls = %d, want 3 (Contact, Lead, Task)", n)
 	}
 }
