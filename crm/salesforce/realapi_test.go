@@ -346,3 +346,118 @@ func TestCheckFields(t *testing.T) {
 		t.Errorf("describe calls = %d, want 3 (Contact, Lead, Task)", n)
 	}
 }
+
+// rawCall sends one authenticated request to the fake and returns the status and raw body.
+func rawCall(tb testing.TB, e *env, method, path, body string) (int, []byte) {
+	tb.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.srv.URL()+"/services/data/v66.0"+path, r)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+sessionToken(tb, e))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// Issue 11 item 15 (Salesforce half): the fake refuses unknown fields per object, wrong types and
+// over-long strings as Salesforce does, in its shapes: top-level [{"message","errorCode"}] for what fails
+// deserialization (INVALID_FIELD, JSON_PARSER_ERROR: restforce/restforce#619, regican/Salesforce#2), a
+// per-record {"statusCode","message","fields"} in collection results for DML errors (STRING_TOO_LONG:
+// "Subject: data value too large: ... (max length=255)", SalesforceLabs/Milestones-PM#32).
+func TestFakeRefusesLikeSalesforce(t *testing.T) {
+	e := newEnv(t, salesforcetest.Options{Fields: map[string][]salesforcetest.Field{
+		"Contact": {{Name: "WhatsApp__c", Type: "phone", Length: 40}},
+	}}, nil)
+	long := strings.Repeat("a", 254) + "\U0001F600"
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		want                     string // a substring of the body
+	}{
+		{"unknown field on Lead", "POST", "/sobjects/Lead", `{"LastName":"L","Company":"C","WhatsApp__c":"+33612345678"}`,
+			400, `[{"message":"No such column 'WhatsApp__c' on sobject of type Lead","errorCode":"INVALID_FIELD"}]`},
+		{"custom field on its object", "POST", "/sobjects/Contact", `{"LastName":"L","WhatsApp__c":"+33612345678"}`, 201, `"success":true`},
+		{"SOQL unknown field", "GET", "/query?q=" + url.QueryEscape("SELECT Id, WhatsApp__c FROM Lead"), "",
+			400, `No such column 'WhatsApp__c' on entity 'Lead'.`},
+		{"collection unknown field fails the request", "POST", "/composite/sobjects",
+			`{"allOrNone":false,"records":[{"attributes":{"type":"Task"},"Subject":"ok"},{"attributes":{"type":"Task"},"WhatsApp__c":"x"}]}`,
+			400, `[{"message":"No such column 'WhatsApp__c' on sobject of type Task","errorCode":"INVALID_FIELD"}]`},
+		{"collection wrong type fails the request", "POST", "/composite/sobjects",
+			`{"allOrNone":false,"records":[{"attributes":{"type":"Task"},"Subject":"ok","CallDurationInSeconds":"abc"}]}`,
+			400, `[{"message":"Cannot deserialize instance of int from VALUE_STRING value abc or request may be missing a required field at [line:1, column:100]","errorCode":"JSON_PARSER_ERROR"}]`},
+		{"bad date", "POST", "/sobjects/Task", `{"Subject":"s","ActivityDate":"2026-05-20 10:00:00"}`,
+			400, `Cannot deserialize instance of date from VALUE_STRING value 2026-05-20 10:00:00`},
+		{"numeric string into a number field", "POST", "/sobjects/Task", `{"Subject":"s","CallDurationInSeconds":"42","ActivityDate":"2026-05-20"}`, 201, `"success":true`},
+		{"collection over-long string fails one record", "POST", "/composite/sobjects",
+			`{"allOrNone":false,"records":[{"attributes":{"type":"Task"},"Subject":"ok"},{"attributes":{"type":"Task"},"Subject":"` + long + `"}]}`,
+			200, `{"success":false,"errors":[{"statusCode":"STRING_TOO_LONG","message":"Subject: data value too large: aaaa`},
+		{"read-only field", "POST", "/sobjects/Lead", `{"LastName":"L","Company":"C","IsConverted":true}`,
+			400, `"errorCode":"INVALID_FIELD_FOR_INSERT_UPDATE"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := rawCall(t, e, tt.method, tt.path, tt.body)
+			if status != tt.status || !strings.Contains(string(body), tt.want) {
+				t.Errorf("got %d %.400s\nwant %d containing %s", status, body, tt.status, tt.want)
+			}
+		})
+	}
+
+	// describe answers in Salesforce's shape: fields[] with name, type, length, externalId, unique,
+	// updateable, createable, nillable.
+	status, body := rawCall(t, e, "GET", "/sobjects/Contact/describe", "")
+	var d struct {
+		Name   string           `json:"name"`
+		Fields []map[string]any `json:"fields"`
+	}
+	if err := json.Unmarshal(body, &d); status != 200 || err != nil || d.Name != "Contact" {
+		t.Fatalf("describe: %d %v %.200s", status, err, body)
+	}
+	var wa map[string]any
+	for _, f := range d.Fields {
+		if f["name"] == "WhatsApp__c" {
+			wa = f
+		}
+	}
+	for k, v := range map[string]any{"type": "phone", "length": 40.0, "externalId": false, "unique": false,
+		"updateable": true, "createable": true, "nillable": true, "custom": true} {
+		if wa[k] != v {
+			t.Errorf("describe WhatsApp__c %s = %v, want %v", k, wa[k], v)
+		}
+	}
+	if status, _ := rawCall(t, e, "GET", "/sobjects/Nope__c/describe", ""); status != 404 {
+		t.Errorf("describe of an unknown object: %d, want 404", status)
+	}
+}
+
+// Issue 11 item 15, through the adapter: a mapping field Task does not have fails the whole collection
+// with INVALID_FIELD, permanently, as in Salesforce (the old fake accepted any __c field on any object).
+func TestUnknownTaskFieldIsPermanent(t *testing.T) {
+	e := newEnv(t, salesforcetest.Options{}, nil)
+	lid := e.srv.SeedLead(salesforcetest.Person{LastName: "Lead", Company: "Acme"})
+	acts := []crm.Activity{
+		{SourceID: "1", ContactID: lid, ContactKind: crm.KindLead, Timestamp: t0, Fields: map[string]string{"Subject": "ok"}},
+		{SourceID: "2", ContactID: lid, ContactKind: crm.KindLead, Timestamp: t0, Fields: map[string]string{"Subject": "s", "Onoff_Direction__c": "in"}},
+	}
+	_, err := e.c.LogActivities(context.Background(), acts)
+	if ce := asCRM(t, err); ce.Action != crm.Permanent || ce.Code != "INVALID_FIELD" ||
+		!strings.Contains(ce.Message, "No such column 'Onoff_Direction__c' on sobject of type Task") {
+		t.Errorf("got %v, want the whole batch permanent INVALID_FIELD naming Onoff_Direction__c", err)
+	}
+	if n := len(e.srv.Tasks()); n != 0 {
+		t.Errorf("%d Tasks saved, want 0 (the request fails before any record is saved)", n)
+	}
+}
