@@ -3,6 +3,7 @@ package salesforce
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -176,19 +177,30 @@ func (c *Client) searchPhones(ctx context.Context, queries []crm.ContactQuery, g
 			}
 		}
 	}
-	returning, err := c.returning(ctx, extra)
-	if err != nil {
-		return fmt.Errorf("search phones: %w", err)
-	}
-	if returning == "" {
-		return nil // neither Contact nor Lead is readable: nothing can match
-	}
-	sosl := "FIND {" + strings.Join(terms, " OR ") + "} IN PHONE FIELDS RETURNING " + returning
 	var res struct {
 		SearchRecords []map[string]any `json:"searchRecords"`
 	}
-	if err := c.doJSON(ctx, call{method: http.MethodGet, path: "/search", query: url.Values{"q": {sosl}}}, &res); err != nil {
-		return fmt.Errorf("search phones: %w", err)
+	for attempt := 0; ; attempt++ {
+		returning, err := c.returning(ctx, extra)
+		if err != nil {
+			return fmt.Errorf("search phones: %w", err)
+		}
+		if returning == "" {
+			return nil // neither Contact nor Lead is readable: nothing can match
+		}
+		sosl := "FIND {" + strings.Join(terms, " OR ") + "} IN PHONE FIELDS RETURNING " + returning
+		err = c.doJSON(ctx, call{method: http.MethodGet, path: "/search", query: url.Values{"q": {sosl}}}, &res)
+		var ce *crm.Error
+		if err != nil && attempt == 0 && len(extra) > 0 && errors.As(err, &ce) && ce.Code == "INVALID_FIELD" {
+			// The cached describe is stale (a field deleted or hidden since): read it again, once.
+			c.log.Info("salesforce search refused a field; reading the describe again", "err", ce.Message)
+			c.Reload()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("search phones: %w", err)
+		}
+		break
 	}
 	memo := map[[2]string]string{} // (stored, region) -> E.164: each stored number parsed once per region
 	for _, rec := range res.SearchRecords {

@@ -266,6 +266,21 @@ func TestPhoneFieldsPerObject(t *testing.T) {
 		t.Errorf("describe calls after Reload = %d, want 4", n)
 	}
 
+	// A field deleted (or hidden) after the describe was read: the refused search reads it again, once,
+	// instead of failing every SMS until the next reload.
+	e.srv.RemoveField("Contact", "WhatsApp__c")
+	got, err := e.c.FindContacts(ctx, queries)
+	if err != nil {
+		t.Fatalf("FindContacts after WhatsApp__c was deleted: %v", err)
+	}
+	if g := ids(got[0]); len(g) != 0 {
+		t.Errorf("WhatsApp__c query after deletion = %v, want none", g)
+	}
+	if n := e.srv.Calls(salesforcetest.EndpointDescribe); n != 6 {
+		t.Errorf("describe calls after a stale describe = %d, want 6", n)
+	}
+	e.srv.AddField("Contact", salesforcetest.Field{Name: "WhatsApp__c", Type: "phone", Length: 40})
+
 	// The fake refuses what Salesforce refuses: the custom Contact field requested from Lead.
 	tok := sessionToken(t, e)
 	q := url.Values{"q": {"FIND {33612345678} IN PHONE FIELDS RETURNING Contact(Id,WhatsApp__c), Lead(Id,WhatsApp__c)"}}

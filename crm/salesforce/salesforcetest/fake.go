@@ -91,9 +91,10 @@ type record struct {
 
 // Server is the fake. It is safe for concurrent use.
 type Server struct {
-	srv    *httptest.Server
-	opts   Options
-	schema map[string]map[string]Field // object -> field name -> field; fixed at New
+	srv      *httptest.Server
+	opts     Options
+	schemaMu sync.RWMutex
+	schema   map[string]map[string]Field // object -> field name -> field; schemaMu
 
 	mu       sync.Mutex
 	recs     map[string]*record

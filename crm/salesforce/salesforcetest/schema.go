@@ -3,6 +3,7 @@ package salesforcetest
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -103,12 +104,33 @@ func buildSchema(o Options) map[string]map[string]Field {
 
 // field returns obj's field f.
 func (s *Server) field(obj, f string) (Field, bool) {
+	s.schemaMu.RLock()
+	defer s.schemaMu.RUnlock()
 	d, ok := s.schema[obj][f]
 	return d, ok
 }
 
+// AddField adds (or replaces) a field of obj, as an admin creating a custom field.
+func (s *Server) AddField(obj string, f Field) {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	if s.schema[obj] == nil {
+		s.schema[obj] = map[string]Field{}
+	}
+	s.schema[obj][f.Name] = f
+}
+
+// RemoveField removes a field of obj, as an admin deleting it or field-level security hiding it.
+func (s *Server) RemoveField(obj, name string) {
+	s.schemaMu.Lock()
+	defer s.schemaMu.Unlock()
+	delete(s.schema[obj], name)
+}
+
 // phoneFields are what IN PHONE FIELDS searches on obj: its fields of type phone (custom ones too).
 func (s *Server) phoneFields(obj string) []string {
+	s.schemaMu.RLock()
+	defer s.schemaMu.RUnlock()
 	var out []string
 	for n, f := range s.schema[obj] {
 		if f.Type == "phone" {
@@ -119,12 +141,19 @@ func (s *Server) phoneFields(obj string) []string {
 	return out
 }
 
-func (s *Server) hasObject(obj string) bool { _, ok := s.schema[obj]; return ok }
+func (s *Server) hasObject(obj string) bool {
+	s.schemaMu.RLock()
+	defer s.schemaMu.RUnlock()
+	_, ok := s.schema[obj]
+	return ok
+}
 
 // describe is GET .../sobjects/{type}/describe: the object's fields as the integration user sees them.
 func (s *Server) describe(w http.ResponseWriter, r *http.Request) {
 	obj := r.PathValue("type")
-	fields, ok := s.schema[obj]
+	s.schemaMu.RLock()
+	fields, ok := maps.Clone(s.schema[obj]), s.schema[obj] != nil
+	s.schemaMu.RUnlock()
 	if !ok {
 		writeErr(w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 		return
