@@ -121,17 +121,16 @@ func TestRequestLimitExceededKinds(t *testing.T) {
 		daily     bool
 		wantAfter time.Duration
 	}{
-		{"long transactions", "ConcurrentPerOrgLongTxn Limit exceeded.", "", false, 5 * time.Second},
-		{"concurrent requests", "ConcurrentRequests (Concurrent API Requests) Limit exceeded.", "", false, 5 * time.Second},
-		{"daily total", "TotalRequests Limit exceeded.", "", true, 0},
+		{"long transactions", salesforcetest.MsgConcurrentLongTxn, "", false, 5 * time.Second},
+		{"concurrent requests", salesforcetest.MsgConcurrentRequests, "", false, 5 * time.Second},
+		{"daily total", salesforcetest.MsgTotalRequests, "", true, 0},
 		{"usage at its maximum", "Limit exceeded.", "api-usage=100000/100000", true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, salesforcetest.Options{}, nil)
 			ctx := context.Background()
-			f := salesforcetest.Fault{Times: 1, Status: http.StatusForbidden,
-				Body: `[{"message":"` + tt.msg + `","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`}
+			f := salesforcetest.RequestLimit(tt.msg, 1)
 			if tt.usage != "" {
 				f.Header = http.Header{"Sforce-Limit-Info": {tt.usage}}
 			}

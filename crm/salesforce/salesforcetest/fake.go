@@ -74,6 +74,21 @@ type Fault struct {
 	Header http.Header
 }
 
+// Salesforce's REQUEST_LIMIT_EXCEEDED messages. Only TotalRequests is the daily allocation; the
+// concurrency limits clear in seconds. Sources: SalesforceLabs/OrgCheck#181 and #432, mautic/mautic#5006.
+const (
+	MsgTotalRequests      = "TotalRequests Limit exceeded."
+	MsgConcurrentLongTxn  = "ConcurrentPerOrgLongTxn Limit exceeded."
+	MsgConcurrentRequests = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+)
+
+// RequestLimit is a Fault answering 403 REQUEST_LIMIT_EXCEEDED with msg (one of the Msg constants) times
+// times, in Salesforce's error shape.
+func RequestLimit(msg string, times int) Fault {
+	b, _ := json.Marshal([]apiError{{Message: msg, ErrorCode: "REQUEST_LIMIT_EXCEEDED"}})
+	return Fault{Times: times, Status: http.StatusForbidden, Body: string(b)}
+}
+
 // Record is a stored record.
 type Record struct {
 	ID     string
@@ -258,7 +273,7 @@ func (s *Server) wrap(endpoint string, data bool, h http.HandlerFunc) http.Handl
 			if s.usage >= s.opts.DailyLimit {
 				w.Header().Set("Sforce-Limit-Info", s.limitInfo())
 				s.mu.Unlock()
-				writeErr(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+				writeErr(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", MsgTotalRequests)
 				return
 			}
 			s.usage++
