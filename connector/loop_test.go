@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/crmtest"
 	"github.com/onoffsync/onoffsync/store"
@@ -559,4 +561,38 @@ func TestLoopRateLimitedCreateNeverLogsWithoutContact(t *testing.T) {
 			t.Errorf("job %d: %d attempts, want 1 (the rate limit is not an attempt)", j.Seq, j.Attempts)
 		}
 	}
+}
+
+// TestLoopOne429HalvesTheRateOnce: a 429 on a 100-activity write is one rate-limit answer, so the write rate
+// is halved once (not once per activity it carried) and RateWaits counts one.
+func TestLoopOne429HalvesTheRateOnce(t *testing.T) {
+	e := newSyncEnv(t, destYAML("crm", ""), "crm")
+	f := crmtest.NewFake(crm.Limits{SearchBatch: 100, WriteBatch: 100})
+	e.fakes["crm"] = f
+	e.syncer.byName["crm"].client = f
+	th := e.syncer.byName["crm"].throttle
+	limits := []crm.RateLimit{{Kind: "requests", Rate: 100, Burst: 100}}
+	th.setLimits(limits)
+	f.Throttle(th, limits)
+	f.AddContact(crm.Contact{LastName: "Known", Phones: []string{"+33611111111"}})
+	f.FailNext(crmtest.MethodLog, 1, crmtest.RateLimit(2*time.Second))
+	for i := range 100 {
+		e.enqueue(fmt.Sprint("h", i), "+33699999999", "+33611111111")
+	}
+	e.start()
+	waitFor(t, "the rate-limited write", func() bool {
+		return f.Calls(crmtest.MethodLog) >= 1 && e.counts("crm")[store.Pending] == 100
+	}, nil)
+	st, _ := e.syncer.Status("crm")
+	if got, want := st.Rates["requests"], 50.0; got != want {
+		t.Errorf("after one 429 on a 100-activity batch: requests rate %v/s, want %v/s (halved once)", got, want)
+	}
+	var m dto.Metric
+	if err := e.syncer.metrics.RateWaits.WithLabelValues("crm").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Errorf("RateWaits = %v after one 429, want 1", got)
+	}
+	e.waitCounts("crm", map[string]int64{store.Done: 100}, e.advance(time.Second))
 }
