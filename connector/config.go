@@ -121,14 +121,14 @@ func (e *ConfigError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// adapterKeys lists, per destination type, the type-specific keys it accepts (from its Config struct).
-// Types registered in destinations.go.
+// destinationKeys lists the type-specific keys a destination type accepts (from its Config struct in the
+// registry, adapterTypes).
 func destinationKeys(typ string) ([]string, bool) {
-	t, ok := adapterConfigTypes[typ]
+	t, ok := adapterTypes[typ]
 	if !ok {
 		return nil, false
 	}
-	return yamlKeys(t), true
+	return yamlKeys(t.config), true
 }
 
 var commonDestKeys = []string{"name", "type", "time_zone", "mapping", "output"}
