@@ -68,7 +68,6 @@ type syncEnv struct {
 	clock  *fakeClock
 	store  *store.Store
 	syncer *Syncer
-	server *Server
 	fakes  map[string]*crmtest.Fake
 	dir    string
 	cancel context.CancelFunc
@@ -119,12 +118,11 @@ func newSyncEnv(t *testing.T, dests string, names ...string) *syncEnv {
 		e.fakes[n] = f
 		adapters[n] = func(AdapterDeps) (crm.Client, error) { return f, nil }
 	}
-	opts := Options{Clock: e.clock, Adapters: adapters}
+	opts := Options{Clock: e.clock, Adapters: adapters, Metrics: NewMetrics(e.store, e.clock.Now)}
 	e.syncer, err = NewSyncer(cfg, e.store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server = NewServer(cfg, e.store, e.syncer, opts)
 	t.Cleanup(e.stop)
 	return e
 }
@@ -333,7 +331,7 @@ func TestLoopPermanentErrorDeadAtOnce(t *testing.T) {
 		t.Fatalf("dead letters = %+v, want 'bad' after 1 attempt with its reason", dl)
 	}
 	// An admin fixes the cause and retries it.
-	if n, err := e.server.admin.DeadRetry(store.Selector{Dest: "crm"}); n != 1 || err != nil {
+	if n, err := e.store.RetryDead(store.Selector{Dest: "crm"}); n != 1 || err != nil {
 		t.Fatalf("DeadRetry = %d, %v", n, err)
 	}
 	e.waitCounts("crm", map[string]int64{store.Done: 2, store.Dead: 0}, nil)
@@ -343,8 +341,7 @@ func TestLoopAuthFailurePausesThenResumes(t *testing.T) {
 	e := newSyncEnv(t, destYAML("crm", ""), "crm")
 	f := e.fakes["crm"]
 	e.pausedOnAuth()
-	st, _ := e.server.admin.Status()
-	if live := st.Destinations[0].Live; live == nil || !strings.Contains(live.PauseReason, "INVALID_AUTHENTICATION") {
+	if live, _ := e.syncer.Status("crm"); !strings.Contains(live.PauseReason, "INVALID_AUTHENTICATION") {
 		t.Errorf("status does not say why it paused: %+v", live)
 	}
 	e.enqueue("p2", "+33699999999", "+33600000002")

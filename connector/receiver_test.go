@@ -42,7 +42,7 @@ store:
 }
 
 type receiverEnv struct {
-	srv   *Server
+	srv   *Receiver
 	store *store.Store
 	url   string
 }
@@ -56,8 +56,8 @@ func newReceiver(tb testing.TB) *receiverEnv {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	srv := NewServer(cfg, st, nil, Options{})
-	ts := httptest.NewServer(srv.ReceiverHandler())
+	srv := NewReceiver(cfg, st, Options{})
+	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
 	return &receiverEnv{srv: srv, store: st, url: ts.URL}
 }
@@ -303,7 +303,7 @@ func TestReceiver503WhenDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ts := httptest.NewServer(NewServer(cfg, st, nil, Options{}).ReceiverHandler())
+	ts := httptest.NewServer(NewReceiver(cfg, st, Options{}).Handler())
 	defer ts.Close()
 	r := &receiverEnv{store: st, url: ts.URL}
 	pad := strings.Repeat("x", 100<<10)
