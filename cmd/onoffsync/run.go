@@ -12,6 +12,7 @@ import (
 
 	"github.com/onoffsync/onoffsync/connector"
 	"github.com/onoffsync/onoffsync/connector/admin"
+	"github.com/onoffsync/onoffsync/mapping"
 	"github.com/onoffsync/onoffsync/store"
 )
 
@@ -86,7 +87,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 func (e *env) loadConfig(path string) (*connector.Config, error) {
 	cfg, err := connector.LoadConfig(path, e.getenv)
 	if err != nil {
-		var ce *connector.ConfigError
+		var ce *mapping.Error
 		if errors.As(err, &ce) {
 			return nil, fmt.Errorf("invalid configuration:\n%s", ce.Error())
 		}

@@ -50,12 +50,12 @@ type Status struct {
 
 // DestStatus is one destination's state.
 type DestStatus struct {
-	Name             string           `json:"name"`
-	Type             string           `json:"type"`
-	Counts           map[string]int64 `json:"counts"`
-	OldestPending    time.Time        `json:"oldest_pending,omitzero"`
-	OldestPendingAge float64          `json:"oldest_pending_age_seconds"`
-	Live             *connector.LoopStatus      `json:"live,omitempty"` // absent when no server runs
+	Name             string                `json:"name"`
+	Type             string                `json:"type"`
+	Counts           map[string]int64      `json:"counts"`
+	OldestPending    time.Time             `json:"oldest_pending,omitzero"`
+	OldestPendingAge float64               `json:"oldest_pending_age_seconds"`
+	Live             *connector.LoopStatus `json:"live,omitempty"` // absent when no server runs
 }
 
 // Status reports every configured destination (and any the data file still has jobs for).
@@ -206,8 +206,6 @@ func (a *Service) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
 
 // QuarantineDrop deletes a quarantined event.
 func (a *Service) QuarantineDrop(seq uint64) error { return a.store.DropQuarantined(seq) }
-
-
 
 // Forget erases every stored event of one person, by the other party's number or email (connector.Forget);
 // it fails with connector.ErrBadRequest when it names nobody.

@@ -23,7 +23,9 @@ func (a *Service) Handler(metrics *connector.Metrics) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.Use(connector.Recovery(nil))
 	r.NoRoute(func(c *gin.Context) { connector.Abort(c, connector.Reason(connector.ErrNoRoute, "no such path")) })
-	r.NoMethod(func(c *gin.Context) { connector.Abort(c, connector.Reason(connector.ErrMethodNotAllowed, "method not allowed")) })
+	r.NoMethod(func(c *gin.Context) {
+		connector.Abort(c, connector.Reason(connector.ErrMethodNotAllowed, "method not allowed"))
+	})
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	r.GET("/metrics", h.auth, h.serveMetrics)
