@@ -59,7 +59,7 @@ func retryPolicy(err error, a attempt, now time.Time, lim SyncConfig, jitter fun
 	if errors.Is(err, context.Canceled) {
 		next := now
 		if a.Create {
-			next = now.Add(contactIndexLag) // the create may have landed: see createIndexLag below
+			next = now.Add(contactIndexLag) // the create may have landed: as below
 		}
 		return verdict{Outcome: store.Outcome{State: store.Pending, NextAttempt: next, Ambiguous: j.Ambiguous || a.Sent,
 			Sent: a.Sent, Error: msg}, Effect: effect{Error: msg}}
@@ -101,7 +101,7 @@ func retryPolicy(err error, a attempt, now time.Time, lim SyncConfig, jitter fun
 	}
 	next := now.Add(max(backoff(attempts, lim.BackoffBase, lim.BackoffCap, jitter), e.RetryAfter))
 	if a.Create && e.Ambiguous() {
-		// createIndexLag: the contact may exist already: search again only once the CRM's index can show it, or the retry
+		// The contact may exist already: search again only once the CRM's index can show it, or the retry
 		// creates it a second time.
 		next = later(next, now.Add(contactIndexLag))
 	}

@@ -155,7 +155,7 @@ func (h *handlers) resume(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"resumed": c.Param("name")})
 }
 
-// adminAuth requires "Authorization: Bearer <admin.token>" when a token is configured.
+// auth requires "Authorization: Bearer <admin.token>" when a token is configured.
 func (h *handlers) auth(c *gin.Context) {
 	tok := h.a.cfg.Admin.Token
 	if tok == "" {

@@ -1,5 +1,5 @@
 // Package crmtest holds the conformance suite every CRM adapter runs against its fake server, and Fake, a
-// scriptable in-memory adapter that drives the sync loop's tests.
+// scriptable in-memory adapter that drives the sync loop's tests. It imports crm only: no adapter, no connector.
 package crmtest
 
 import (
