@@ -105,6 +105,13 @@ func (e *syncEnv) pausedOnAuth() {
 
 func newSyncEnv(t *testing.T, dests string, names ...string) *syncEnv {
 	t.Helper()
+	return newSyncEnvLimits(t, dests, crm.Limits{SearchBatch: 10, WriteBatch: 20}, nil, names...)
+}
+
+// newSyncEnvLimits is newSyncEnv with fakes of these batch limits that declare rates and wait on the loop's
+// throttle, as real adapters do (rates nil: no throttle).
+func newSyncEnvLimits(t *testing.T, dests string, limits crm.Limits, rates []crm.RateLimit, names ...string) *syncEnv {
+	t.Helper()
 	e := &syncEnv{t: t, clock: newFakeClock(), fakes: map[string]*crmtest.Fake{}, dir: t.TempDir()}
 	cfg := testConfig(t, e.dir, "destinations:\n"+strings.ReplaceAll(dests, "DIR", e.dir))
 	var err error
@@ -114,9 +121,14 @@ func newSyncEnv(t *testing.T, dests string, names ...string) *syncEnv {
 	}
 	adapters := map[string]func(AdapterDeps) (crm.Client, error){}
 	for _, n := range names {
-		f := crmtest.NewFake(crm.Limits{SearchBatch: 10, WriteBatch: 20})
+		f := crmtest.NewFake(limits)
 		e.fakes[n] = f
-		adapters[n] = func(AdapterDeps) (crm.Client, error) { return f, nil }
+		adapters[n] = func(deps AdapterDeps) (crm.Client, error) {
+			if rates != nil {
+				f.Throttle(deps.Throttle, rates)
+			}
+			return f, nil
+		}
 	}
 	opts := Options{Clock: e.clock, Adapters: adapters, Metrics: NewMetrics(e.store, e.clock.Now)}
 	e.syncer, err = NewSyncer(cfg, e.store, opts)
@@ -563,14 +575,9 @@ func TestLoopRateLimitedCreateNeverLogsWithoutContact(t *testing.T) {
 // TestLoopOne429HalvesTheRateOnce: a 429 on a 100-activity write is one rate-limit answer, so the write rate
 // is halved once (not once per activity it carried) and RateWaits counts one.
 func TestLoopOne429HalvesTheRateOnce(t *testing.T) {
-	e := newSyncEnv(t, destYAML("crm", ""), "crm")
-	f := crmtest.NewFake(crm.Limits{SearchBatch: 100, WriteBatch: 100})
-	e.fakes["crm"] = f
-	e.syncer.byName["crm"].client = f
-	th := e.syncer.byName["crm"].throttle
-	limits := []crm.RateLimit{{Kind: "requests", Rate: 100, Burst: 100}}
-	th.setLimits(limits)
-	f.Throttle(th, limits)
+	e := newSyncEnvLimits(t, destYAML("crm", ""), crm.Limits{SearchBatch: 100, WriteBatch: 100},
+		[]crm.RateLimit{{Kind: "requests", Rate: 100, Burst: 100}}, "crm")
+	f := e.fakes["crm"]
 	f.AddContact(crm.Contact{LastName: "Known", Phones: []string{"+33611111111"}})
 	f.FailNext(crmtest.MethodLog, 1, crmtest.RateLimit(2*time.Second))
 	for i := range 100 {
