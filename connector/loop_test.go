@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -590,6 +591,10 @@ func TestLoopOne429HalvesTheRateOnce(t *testing.T) {
 	st, _ := e.syncer.Status("crm")
 	if got, want := st.Rates["requests"], 50.0; got != want {
 		t.Errorf("after one 429 on a 100-activity batch: requests rate %v/s, want %v/s (halved once)", got, want)
+	}
+	// status --json shows it as live.rates_per_second.requests (admin.DestStatus.Live is this LoopStatus).
+	if js, _ := json.Marshal(st); !strings.Contains(string(js), `"rates_per_second":{"requests":50}`) {
+		t.Errorf("status JSON %s, want rates_per_second.requests 50", js)
 	}
 	var m dto.Metric
 	if err := e.syncer.metrics.RateWaits.WithLabelValues("crm").Write(&m); err != nil {
