@@ -430,7 +430,7 @@ func recordError(e apiError, act *crm.Activity) *crm.Error {
 		}
 		// Salesforce often names no field for ENTITY_IS_DELETED; the Who is the reference we hold.
 		if onWho || (code == "ENTITY_IS_DELETED" && len(e.Fields) == 0 && act != nil && act.ContactID != "") {
-			ce.Code = "CONTACT_GONE"
+			ce.Code = crm.CodeContactGone
 			ce.Message = code + ": " + e.Message
 		}
 	}
