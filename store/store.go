@@ -97,8 +97,10 @@ type call struct {
 }
 
 // Open opens (or creates) the data file at path, creating its buckets, checking the layout version, and turning
-// jobs left in flight by a killed process back into pending ones marked ambiguous.
-func Open(path string, opts Options) (*Store, error) {
+// jobs left in flight by a killed process back into pending ones marked ambiguous. A new file is created only
+// where none exists: an existing file that is empty, truncated or damaged is refused with ErrCorrupt (its
+// message, one line, says to restore the copy); a file locked by another process with ErrLocked.
+func Open(path string, opts Options) (s *Store, err error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Second
 	}
@@ -108,7 +110,25 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	if err := checkPages(path, opts.Timeout); err != nil {
+		return nil, err
+	}
+	// A damaged page can still make bbolt panic or fault while the buckets are read here: report it as a
+	// corrupt file rather than crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var db *bolt.DB
+	defer func() {
+		if p := recover(); p != nil {
+			if db != nil {
+				db.Close()
+			}
+			s, err = nil, corrupt(path, fmt.Sprintf("bbolt failed reading it: %v", p))
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
 		ReadOnly: opts.ReadOnly, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
@@ -116,7 +136,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: opts.Now, maxBatch: opts.MaxBatch, fault: opts.fault, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	s = &Store{db: db, now: opts.Now, maxBatch: opts.MaxBatch, fault: opts.fault, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	if opts.ReadOnly {
 		err = db.View(checkLayout)
 	} else {
