@@ -84,6 +84,8 @@ type Store struct {
 	writes  atomic.Uint64               // writes they carried
 	lastErr atomic.Pointer[commitError] // the last failed commit, until one that writes pages succeeds
 
+	forgetEpoch atomic.Uint64 // moved by every erasure of contact-cache entries (see CacheContactsAt)
+
 	fault func() error // Options.fault
 }
 
