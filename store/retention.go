@@ -96,8 +96,8 @@ func (s *Store) sweepEvents(from []byte, cutoff time.Time) (n int, next []byte, 
 	return n, next, err
 }
 
-// sweepIDs removes deduplication entries received before cutoff among the next sweepScan from key from, and
-// returns the key to resume at (nil when done).
+// sweepIDs removes deduplication entries received before cutoff, whose event is no longer stored, among the
+// next sweepScan from key from, and returns the key to resume at (nil when done).
 func (s *Store) sweepIDs(from []byte, cutoff time.Time) (next []byte, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		next = nil
@@ -113,7 +113,8 @@ func (s *Store) sweepIDs(from []byte, cutoff time.Time) (next []byte, err error)
 				break
 			}
 			scanned++
-			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < cutoff.Unix() {
+			// An id stays while its event is stored (unfinished): a redelivery must still find it.
+			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < cutoff.Unix() && tx.Bucket(bEvents).Get(v[:8]) == nil {
 				del = append(del, append([]byte(nil), k...))
 			}
 		}
