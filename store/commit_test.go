@@ -177,6 +177,12 @@ func TestHealthyReportsFailedCommits(t *testing.T) {
 		t.Errorf("Ping while commits fail = %v, want %v", err, errFull)
 	}
 	full.Store(false)
+	if err := s.update(func(*bolt.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Healthy(); !errors.Is(err, errFull) {
+		t.Errorf("Healthy after an empty commit = %v, want %v still (an empty commit proves nothing about space)", err, errFull)
+	}
 	if err := s.Ping(); !errors.Is(err, errFull) {
 		t.Errorf("Ping just after a failed commit = %v, want %v until probeAfter passes", err, errFull)
 	}

@@ -294,7 +294,8 @@ func (s *Store) notifyDests(dests []string) {
 
 // update runs fn in a read-write transaction shared with other writers queued at the same time, and returns
 // once that transaction is committed and fsync'd. fn may run more than once (when a neighbour in its batch
-// fails, the batch is replayed without it), so it must only touch the transaction and its own results.
+// fails, the batch is replayed without it; when fn itself fails in a batch, it is run again alone), so it must
+// only touch the transaction and its own results. A panic in fn is returned as a *PanicError.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	c := &call{fn: fn, done: make(chan error, 1)}
 	s.mu.Lock()
