@@ -126,7 +126,7 @@ func (c *Client) logBatch(ctx context.Context, items []item, res []crm.Result, t
 		inputs[i] = it.in
 	}
 	var resp batchResponse
-	_, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/create",
+	_, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/batch/create"),
 		body: map[string]any{"inputs": inputs}, write: true}, &resp)
 	if err == nil {
 		c.assign(items, resp, res)
@@ -306,7 +306,7 @@ func (c *Client) findByID(ctx context.Context, idf string, unique bool, ids []st
 		for _, id := range ids {
 			req.Inputs = append(req.Inputs, batchReadID{ID: id})
 		}
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/read", body: req}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/batch/read"), body: req}, &resp); err != nil {
 			return nil, err
 		}
 		objs = resp.Results
@@ -318,7 +318,7 @@ func (c *Client) findByID(ctx context.Context, idf string, unique bool, ids []st
 		req := searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: idf, Operator: "IN", Values: values}}}},
 			Properties: []string{idf}, Limit: 200}
 		var resp searchResponse
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/search", body: req, search: true}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/search"), body: req, search: true}, &resp); err != nil {
 			return nil, err
 		}
 		objs = resp.Results

@@ -244,7 +244,7 @@ func (c *Client) findByPhone(ctx context.Context, queries []crm.ContactQuery, id
 			Sorts: []sortSpec{{PropertyName: "lastmodifieddate", Direction: "DESCENDING"}}}
 		for {
 			var resp searchResponse
-			if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/contacts/search", body: req, search: true}, &resp); err != nil {
+			if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("contacts", "/search"), body: req, search: true}, &resp); err != nil {
 				return fmt.Errorf("search contacts by phone: %w", err)
 			}
 			for _, o := range resp.Results {
@@ -311,7 +311,7 @@ func (c *Client) findByEmail(ctx context.Context, queries []crm.ContactQuery, id
 		}
 		var resp batchResponse
 		req := batchReadRequest{IDProperty: "email", Inputs: inputs, Properties: contactProperties, PropertiesWithHistory: []string{}}
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/contacts/batch/read", body: req}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("contacts", "/batch/read"), body: req}, &resp); err != nil {
 			return fmt.Errorf("read contacts by email: %w", err)
 		}
 		for _, o := range resp.Results {
@@ -352,7 +352,7 @@ func (c *Client) CreateContact(ctx context.Context, nc crm.NewContact) (crm.Cont
 		props[k] = v
 	}
 	var o object
-	status, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/contacts", body: map[string]any{"properties": props}, write: true}, &o)
+	status, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("contacts", ""), body: map[string]any{"properties": props}, write: true}, &o)
 	if status == http.StatusConflict {
 		if ce := crm.Classify(err); ce != nil {
 			if m := existingID.FindStringSubmatch(ce.Message); m != nil {
@@ -400,7 +400,7 @@ func (c *Client) ResolveOwner(ctx context.Context, email string) (string, error)
 		} `json:"results"`
 	}
 	q := url.Values{"email": {email}, "limit": {"100"}}
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/crm/v3/owners", query: q}, &resp); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: c.api.owners(), query: q}, &resp); err != nil {
 		return "", fmt.Errorf("resolve owner: %w", err)
 	}
 	entry := ownerEntry{expires: c.now().Add(ownerMissTTL)}
@@ -422,7 +422,7 @@ func (c *Client) Check(ctx context.Context) (string, error) {
 	var resp struct {
 		Results []object `json:"results"`
 	}
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/crm/v3/objects/contacts", query: url.Values{"limit": {"1"}}}, &resp); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: c.api.objects("contacts", ""), query: url.Values{"limit": {"1"}}}, &resp); err != nil {
 		return "", fmt.Errorf("check: %w", err)
 	}
 	how := "private app token"

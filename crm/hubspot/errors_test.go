@@ -191,7 +191,7 @@ func TestInvalidCredentialsPause(t *testing.T) {
 		{"bad private app token", Config{Token: "pat-wrong"}, hubspottest.Options{}, "INVALID_AUTHENTICATION"},
 		{"expired private app token", Config{Token: "pat-old"}, hubspottest.Options{Tokens: []string{}}, "EXPIRED_AUTHENTICATION"},
 		{"bad refresh token", Config{OAuth: &OAuth{ClientID: "cid", ClientSecret: "s3cr3t-value", RefreshToken: "rt-wrong"}},
-			hubspottest.Options{ClientID: "cid", ClientSecret: "s3cr3t-value", RefreshToken: "rt-1"}, "BAD_REFRESH_TOKEN"},
+			hubspottest.Options{ClientID: "cid", ClientSecret: "s3cr3t-value", RefreshToken: "rt-1"}, "invalid_grant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The default HTTP client (retryablehttp): a 401 must not be retried.

@@ -117,9 +117,9 @@ func FuzzSearchValues(f *testing.F) {
 				t.Fatalf("%s %s with %s answered %d %s", x.method, x.path, x.body, x.status, x.answer)
 			}
 			switch x.path {
-			case "/crm/v3/objects/contacts/batch/read":
+			case "/crm/objects/2026-09/contacts/batch/read":
 				reads = append(reads, x)
-			case "/crm/v3/objects/contacts/search":
+			case "/crm/objects/2026-09/contacts/search":
 				searches = append(searches, x)
 			default:
 				t.Errorf("unexpected request %s %s", x.method, x.path)

@@ -32,6 +32,7 @@ type OAuth struct {
 // Config is the HubSpot destination's keys, flat in the destination's YAML.
 type Config struct {
 	BaseURL         string        `yaml:"base_url"`          // default https://api.hubapi.com
+	APIVersion      string        `yaml:"api_version"`       // 2026-09 (default), 2026-03 or v3 (legacy)
 	Token           string        `yaml:"token"`             // private app token
 	OAuth           *OAuth        `yaml:"oauth"`             // instead of token
 	RequestsPer10s  int           `yaml:"requests_per_10s"`  // default 100
@@ -50,6 +51,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("base_url: %q is not an http(s) URL", c.BaseURL)
 	}
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if c.APIVersion == "" {
+		c.APIVersion = Version202609
+	}
+	if !validVersion(c.APIVersion) {
+		return fmt.Errorf("api_version: %q is not one of %s (default), %s, %s", c.APIVersion, Version202609, Version202603, VersionV3)
+	}
 	switch {
 	case c.Token == "" && c.OAuth == nil:
 		return errors.New("token: required unless oauth is set")
@@ -90,6 +97,7 @@ type Options = crm.Options
 // crm.RateLimiter. It is safe for concurrent use.
 type Client struct {
 	cfg      Config
+	api      api
 	hc       *http.Client
 	throttle crm.Throttle
 	now      func() time.Time
@@ -112,7 +120,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 		return nil, err
 	}
 	opts = opts.WithDefaults()
-	c := &Client{cfg: cfg, hc: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
+	c := &Client{cfg: cfg, api: api{cfg.APIVersion}, hc: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
 		log: opts.Logger, owners: map[string]ownerEntry{}, remaining: -1, interval: 10 * time.Second, sleep: sleepCtx}
 	c.auth = newAuth(cfg, c)
 	return c, nil

@@ -400,15 +400,18 @@ func (s *Server) createOne(w http.ResponseWriter, body []byte) {
 	writeJSON(w, http.StatusCreated, s.putComm(in))
 }
 
-// associate implements PUT /crm/v4/objects/communications/{id}/associations/default/{toObjectType}/{toId}.
+// associate implements PUT .../objects/communications/{id}/associations/default/{toObjectType}/{toId}.
 func (s *Server) associate(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	// crm v4 objects communications {id} associations default {to} {toId}
-	if len(parts) != 8 || parts[5] != "default" {
+	i := 0
+	for i < len(parts) && parts[i] != "associations" {
+		i++
+	}
+	if i < 2 || i+3 != len(parts)-1 || parts[i+1] != "default" {
 		writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "Resource not found"))
 		return
 	}
-	id, to, toID := parts[3], parts[6], parts[7]
+	id, to, toID := parts[i-1], parts[i+2], parts[i+3]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.comms[id]

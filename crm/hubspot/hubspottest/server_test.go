@@ -38,13 +38,13 @@ func TestShapesAndLimits(t *testing.T) {
 		status                  int
 		category                string
 	}{
-		{"no token", "nope", "/crm/v3/objects/contacts/search", `{}`, 401, "INVALID_AUTHENTICATION"},
-		{"5 groups", "pat-test", "/crm/v3/objects/contacts/search", `{"filterGroups":[` + groups(5) + `]}`, 200, ""},
-		{"6 groups", "pat-test", "/crm/v3/objects/contacts/search", `{"filterGroups":[` + groups(6) + `]}`, 400, "VALIDATION_ERROR"},
-		{"limit 201", "pat-test", "/crm/v3/objects/contacts/search", `{"limit":201}`, 400, "VALIDATION_ERROR"},
-		{"long query", "pat-test", "/crm/v3/objects/contacts/search", `{"query":"` + strings.Repeat("a", 3000) + `"}`, 400, "VALIDATION_ERROR"},
-		{"101 inputs", "pat-test", "/crm/v3/objects/communications/batch/create", `{"inputs":[` + strings.Join(inputs, ",") + `]}`, 400, "VALIDATION_ERROR"},
-		{"1 input", "pat-test", "/crm/v3/objects/communications/batch/create", `{"inputs":[` + inputs[0] + `]}`, 201, ""},
+		{"no token", "nope", "/crm/objects/2026-09/contacts/search", `{}`, 401, "INVALID_AUTHENTICATION"},
+		{"5 groups", "pat-test", "/crm/objects/2026-09/contacts/search", `{"filterGroups":[` + groups(5) + `]}`, 200, ""},
+		{"6 groups", "pat-test", "/crm/objects/2026-09/contacts/search", `{"filterGroups":[` + groups(6) + `]}`, 400, "VALIDATION_ERROR"},
+		{"limit 201", "pat-test", "/crm/objects/2026-09/contacts/search", `{"limit":201}`, 400, "VALIDATION_ERROR"},
+		{"long query", "pat-test", "/crm/objects/2026-09/contacts/search", `{"query":"` + strings.Repeat("a", 3000) + `"}`, 400, "VALIDATION_ERROR"},
+		{"101 inputs", "pat-test", "/crm/objects/2026-09/communications/batch/create", `{"inputs":[` + strings.Join(inputs, ",") + `]}`, 400, "VALIDATION_ERROR"},
+		{"1 input", "pat-test", "/crm/objects/2026-09/communications/batch/create", `{"inputs":[` + inputs[0] + `]}`, 201, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, body, _ := post(t, s, tc.token, tc.path, tc.body)
@@ -59,15 +59,15 @@ func TestRateLimitHeadersAndPolicies(t *testing.T) {
 	s := New(Options{MaxPer10s: 2, SearchPerSecond: 1})
 	defer s.Close()
 	for i, want := range []string{"1", "0"} {
-		st, _, h := post(t, s, "pat-test", "/crm/v3/objects/contacts/batch/read", `{"inputs":[]}`)
+		st, _, h := post(t, s, "pat-test", "/crm/objects/2026-09/contacts/batch/read", `{"inputs":[]}`)
 		if st != 200 || h.Get("X-HubSpot-RateLimit-Remaining") != want || h.Get("X-HubSpot-RateLimit-Interval-Milliseconds") != "10000" {
 			t.Errorf("call %d: %d remaining %q, want 200 %s", i, st, h.Get("X-HubSpot-RateLimit-Remaining"), want)
 		}
 	}
 	for _, tc := range []struct{ path, policy string }{
-		{"/crm/v3/objects/contacts/batch/read", "TEN_SECONDLY_ROLLING"},
-		{"/crm/v3/objects/contacts/search", ""}, // first search passes: search has its own limit
-		{"/crm/v3/objects/contacts/search", "SECONDLY"},
+		{"/crm/objects/2026-09/contacts/batch/read", "TEN_SECONDLY_ROLLING"},
+		{"/crm/objects/2026-09/contacts/search", ""}, // first search passes: search has its own limit
+		{"/crm/objects/2026-09/contacts/search", "SECONDLY"},
 	} {
 		st, body, _ := post(t, s, "pat-test", tc.path, `{}`)
 		if tc.policy == "" {
