@@ -55,7 +55,7 @@ type Options struct {
 	// /crm/v3 and /crm/v4 paths, with OAuth at /oauth/2026-03/token and /oauth/v1/access-tokens. Any other
 	// path answers 404, so a client that strays from its version fails a test.
 	APIVersion string
-	Now func() time.Time // clock for windows, lags and expiries; nil: time.Now
+	Now        func() time.Time // clock for windows, lags and expiries; nil: time.Now
 	// Tokens are the valid bearer tokens (private app tokens); nil: {"pat-test"}.
 	Tokens []string
 	// OAuth client accepted by the token endpoint; empty ClientID disables it (400).
