@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -70,6 +71,9 @@ type Options struct {
 	Location *time.Location // account time zone; nil: UTC
 	// SearchLag is how long after a write a record stays invisible to search; Settle ends it early.
 	SearchLag time.Duration
+	// Scopes are the scopes granted to every token (private app or OAuth); nil grants all. A call needing a
+	// scope not granted answers 403 MISSING_SCOPES, as HubSpot does.
+	Scopes []string
 	// WholeBatchReject makes a batch create with any bad input fail as a whole with one 400 and no
 	// per-input detail (a behaviour integrators report), instead of a 207.
 	WholeBatchReject bool
@@ -116,7 +120,11 @@ type Server struct {
 	opts Options
 	now  func() time.Time
 
+	specs *specs // request body schemas, read-only
+
 	mu        sync.Mutex
+	props     map[string]map[string]*Property // object type -> name -> definition
+	required  map[string][]string             // object type -> properties the admin requires on create
 	nextID    int
 	tokens    map[string]time.Time // token -> expiry (zero: never)
 	contacts  map[string]*record
@@ -137,7 +145,7 @@ type Server struct {
 
 // New starts a fake HubSpot on loopback.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, now: opts.Now, nextID: 1000,
+	s := &Server{opts: opts, now: opts.Now, nextID: 1000, specs: loadSpecs(), props: defaultProperties(),
 		tokens: map[string]time.Time{}, contacts: map[string]*record{}, comms: map[string]*record{},
 		bad: map[string]bool{}, calls: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
 	if s.now == nil {
@@ -245,6 +253,7 @@ func (s *Server) DeclareUnique(property string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.unique = property
+	s.props["communications"][property] = &Property{Name: property, Type: "string", HasUniqueValue: true}
 }
 
 // MarkBadProperty makes every communications input setting property fail validation.
@@ -561,15 +570,35 @@ func statusCategory(status int) string {
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, key string) {
-	if key == OAuthToken {
-		s.token(w, r)
-		return
-	}
-	if !s.authorize(w, r) || !s.limit(w, key) {
-		return
-	}
 	body, _ := readAll(r)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if key == OAuthToken || key == OAuthIntrospect || key == OAuthAccessToken {
+		if e := s.specs.check(key, r.Header.Get("Content-Type"), body); e != nil {
+			writeJSON(w, http.StatusBadRequest, e)
+			return
+		}
+		switch key {
+		case OAuthToken:
+			s.token(w, r)
+		default:
+			s.introspect(w, r, key)
+		}
+		return
+	}
+	if !s.authorize(w, r) || !s.limit(w, key) || !s.scoped(w, r, key) {
+		return
+	}
+	if e := s.specs.check(key, r.Header.Get("Content-Type"), body); e != nil {
+		writeJSON(w, http.StatusBadRequest, e)
+		return
+	}
 	switch key {
+	case AccountDetails:
+		s.accountDetails(w)
+	case Properties:
+		s.property(w, r)
+	case CommsList:
+		s.listComms(w, r)
 	case Owners:
 		s.listOwners(w, r)
 	case ContactsList:
