@@ -188,19 +188,18 @@ func traceIDs(ae apiError) []string {
 	return ids
 }
 
-// assign maps a 201/207 response to the items: results and errors by objectWriteTraceId. An item with neither
-// gets an ambiguous Retry (it may exist: the loop asks FindActivity before sending it again).
+// assign maps a 201/207 response to the items: results and errors by objectWriteTraceId only, never by
+// position, since HubSpot returns them in any order. An item with neither gets an ambiguous Retry (it may
+// exist: the loop asks FindActivities before sending it again).
 func (c *Client) assign(items []item, resp batchResponse, res []crm.Result) {
 	byTrace := make(map[string]item, len(items))
 	for _, it := range items {
 		byTrace[it.in.TraceID] = it
 	}
 	done := map[int]bool{}
-	for k, o := range resp.Results {
+	for _, o := range resp.Results {
+		// Results come back in any order (hubspot-api-nodejs#190): only the trace id says whose a result is.
 		it, ok := byTrace[o.ObjectWriteTraceID]
-		if !ok && o.ObjectWriteTraceID == "" && len(resp.Results) == len(items) && len(resp.Errors) == 0 {
-			it, ok = items[k], true // no trace ids echoed: a complete batch comes back in order
-		}
 		if ok && !done[it.idx] {
 			res[it.idx] = crm.Result{ID: o.ID}
 			done[it.idx] = true

@@ -221,6 +221,7 @@ func (s *Server) batchRead(w http.ResponseWriter, body []byte, objectType string
 			missing = append(missing, in.ID)
 		}
 	}
+	s.rng.Shuffle(len(res), func(i, j int) { res[i], res[j] = res[j], res[i] })
 	out := map[string]any{"status": "COMPLETE", "results": res, "startedAt": s.stamp(s.now()), "completedAt": s.stamp(s.now())}
 	if len(missing) == 0 {
 		writeJSON(w, http.StatusOK, out)
@@ -373,6 +374,8 @@ func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
 		}
 		res = append(res, s.putComm(in))
 	}
+	// HubSpot returns batch results in any order ("in a random order", hubspot-api-nodejs#190).
+	s.rng.Shuffle(len(res), func(i, j int) { res[i], res[j] = res[j], res[i] })
 	out := map[string]any{"status": "COMPLETE", "results": res, "startedAt": s.stamp(s.now()), "completedAt": s.stamp(s.now())}
 	if nbad == 0 {
 		writeJSON(w, http.StatusCreated, out)

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -123,6 +124,7 @@ type Server struct {
 	specs *specs // request body schemas, read-only
 
 	mu        sync.Mutex
+	rng       *rand.Rand // batch result order; fixed seed, so a failure replays
 	props     map[string]map[string]*Property // object type -> name -> definition
 	required  map[string][]string             // object type -> properties the admin requires on create
 	nextID    int
@@ -145,7 +147,7 @@ type Server struct {
 
 // New starts a fake HubSpot on loopback.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, now: opts.Now, nextID: 1000, specs: loadSpecs(), props: defaultProperties(),
+	s := &Server{opts: opts, now: opts.Now, nextID: 1000, specs: loadSpecs(), props: defaultProperties(), rng: rand.New(rand.NewPCG(1, 2)),
 		tokens: map[string]time.Time{}, contacts: map[string]*record{}, comms: map[string]*record{},
 		bad: map[string]bool{}, calls: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
 	if s.now == nil {
