@@ -37,4 +37,3 @@ func TestBatchResultsMatchedByTraceIDOnly(t *testing.T) {
 		}
 	}
 }
-

@@ -124,7 +124,7 @@ type Server struct {
 	specs *specs // request body schemas, read-only
 
 	mu        sync.Mutex
-	rng       *rand.Rand // batch result order; fixed seed, so a failure replays
+	rng       *rand.Rand                      // batch result order; fixed seed, so a failure replays
 	props     map[string]map[string]*Property // object type -> name -> definition
 	required  map[string][]string             // object type -> properties the admin requires on create
 	nextID    int
