@@ -284,7 +284,7 @@ func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]str
 		if len(ids) == 0 {
 			continue
 		}
-		found, err := c.findByID(ctx, idf, acts[0].IDFieldUnique, ids)
+		found, err := c.findByIDs(ctx, idf, acts[0].IDFieldUnique, ids)
 		if err != nil {
 			return nil, fmt.Errorf("find activities: %w", err)
 		}
@@ -293,6 +293,35 @@ func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]str
 		}
 	}
 	return out, nil
+}
+
+// findByIDs is findByID over as many calls as the search size limit needs: long Onoff ids halve the chunk.
+func (c *Client) findByIDs(ctx context.Context, idf string, unique bool, ids []string) (map[string]string, error) {
+	if !unique && len(ids) > 1 && !searchFits(idSearch(idf, ids)) {
+		a, err := c.findByIDs(ctx, idf, unique, ids[:len(ids)/2])
+		if err != nil {
+			return nil, err
+		}
+		b, err := c.findByIDs(ctx, idf, unique, ids[len(ids)/2:])
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range b {
+			a[k] = v
+		}
+		return a, nil
+	}
+	return c.findByID(ctx, idf, unique, ids)
+}
+
+// idSearch is the search for communications whose idf is one of ids.
+func idSearch(idf string, ids []string) searchRequest {
+	values := make([]string, len(ids))
+	for i, id := range ids {
+		values[i] = strings.ToLower(id) // HubSpot wants IN values of string properties in lower case
+	}
+	return searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: idf, Operator: "IN", Values: values}}}},
+		Properties: []string{idf}, Limit: 200}
 }
 
 // findByID maps each of ids to the communication whose idf holds exactly it.
@@ -310,12 +339,7 @@ func (c *Client) findByID(ctx context.Context, idf string, unique bool, ids []st
 		}
 		objs = resp.Results
 	} else {
-		values := make([]string, len(ids))
-		for i, id := range ids {
-			values[i] = strings.ToLower(id) // HubSpot wants IN values of string properties in lower case
-		}
-		req := searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: idf, Operator: "IN", Values: values}}}},
-			Properties: []string{idf}, Limit: 200}
+		req := idSearch(idf, ids)
 		var resp searchResponse
 		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/search"), body: req, search: true}, &resp); err != nil {
 			return nil, err

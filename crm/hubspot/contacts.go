@@ -19,7 +19,7 @@ import (
 const (
 	maxGroups      = 5
 	maxFilters     = 18
-	maxQueryChars  = 2900 // under the documented 3,000, with room for the rest of the request
+	maxQueryChars  = 3000 // the documented limit on a search request, applied to the whole JSON body
 	searchPageSize = 200
 	// searchBatch phone queries (4 filter groups of IN values with the default phone fields) fit one search.
 	searchBatch = 40
@@ -207,15 +207,15 @@ func groupsFor(fs []filter) [][]filterGroup {
 	return out
 }
 
-// packPhones returns how many of idx fit one search's size limit (at least one).
+// packPhones returns how many of idx fit one search's size limit (at least one): every search the batch
+// needs, marshalled whole (filters, properties, sorts and a paging cursor), stays under 3,000 characters.
 func packPhones(queries []crm.ContactQuery, idx []int, fields []string) int {
+	props := contactProps(fields)
 	n := 1
 	for n < len(idx) && n < searchBatch {
 		fits := true
 		for _, gs := range groupsFor(phoneFilters(queries, idx[:n+1], fields)) {
-			if b, _ := json.Marshal(gs); len(b) >= maxQueryChars {
-				fits = false
-			}
+			fits = fits && searchFits(phoneSearch(gs, props))
 		}
 		if !fits {
 			break
@@ -225,7 +225,21 @@ func packPhones(queries []crm.ContactQuery, idx []int, fields []string) int {
 	return n
 }
 
-func (c *Client) contactProps(fields []string) []string {
+// phoneSearch is the search request for one set of phone filter groups.
+func phoneSearch(groups []filterGroup, props []string) searchRequest {
+	return searchRequest{FilterGroups: groups, Properties: props, Limit: searchPageSize,
+		Sorts: []sortSpec{{PropertyName: "lastmodifieddate", Direction: "DESCENDING"}}}
+}
+
+// searchFits reports whether req, with the longest paging cursor it may carry, marshals under HubSpot's
+// 3,000-character limit on a search request, measured on the whole body.
+func searchFits(req searchRequest) bool {
+	req.After = "9999999999"
+	b, err := json.Marshal(req)
+	return err == nil && len(b) < maxQueryChars
+}
+
+func contactProps(fields []string) []string {
 	props := slices.Clone(contactProperties)
 	for _, f := range fields {
 		if !slices.Contains(props, f) {
@@ -237,11 +251,10 @@ func (c *Client) contactProps(fields []string) []string {
 
 // findByPhone runs the searches for idx and adds confirmed hits to out.
 func (c *Client) findByPhone(ctx context.Context, queries []crm.ContactQuery, idx []int, fields []string, out [][]crm.Contact) error {
-	props := c.contactProps(fields)
+	props := contactProps(fields)
 	seen := map[string]bool{}
 	for _, groups := range groupsFor(phoneFilters(queries, idx, fields)) {
-		req := searchRequest{FilterGroups: groups, Properties: props, Limit: searchPageSize,
-			Sorts: []sortSpec{{PropertyName: "lastmodifieddate", Direction: "DESCENDING"}}}
+		req := phoneSearch(groups, props)
 		for {
 			var resp searchResponse
 			if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("contacts", "/search"), body: req, search: true}, &resp); err != nil {

@@ -258,3 +258,30 @@ func TestCheck(t *testing.T) {
 		t.Errorf("Check with a bad token: %v, want Pause", err)
 	}
 }
+
+// TestSearchSizeMeasuredOnWholeBody: HubSpot's 3,000-character limit applies to the search request, not only
+// its filterGroups. Long custom phone field names lengthen the properties list; the adapter must pack numbers
+// so that the whole marshalled body fits, and the fake refuses any body over the limit.
+func TestSearchSizeMeasuredOnWholeBody(t *testing.T) {
+	e := newEnv(t, hubspottest.Options{SearchPerSecond: -1}, Config{}, Options{})
+	long1, long2 := "onoff_"+strings.Repeat("whatsapp_phone_", 5)+"a", "onoff_"+strings.Repeat("secondary_phone_", 5)+"b"
+	fields := []string{"phone", "mobilephone", long1, long2}
+	var qs []crm.ContactQuery
+	want := map[int]string{}
+	for i := range e.client.Limits().SearchBatch {
+		num := fmt.Sprintf("+336%08d", 20000000+i*7919)
+		if i%3 == 0 {
+			want[i] = e.srv.SeedContact(map[string]string{"lastname": fmt.Sprint("C", i), "phone": num})
+		}
+		qs = append(qs, crm.ContactQuery{Phone: fr(num), PhoneFields: fields})
+	}
+	got, err := e.client.FindContacts(context.Background(), qs)
+	if err != nil {
+		t.Fatalf("FindContacts: %v", err)
+	}
+	for i, id := range want {
+		if diff := cmp.Diff([]string{id}, ids(t, got[i])); diff != "" {
+			t.Errorf("query %d (-want +got):\n%s", i, diff)
+		}
+	}
+}

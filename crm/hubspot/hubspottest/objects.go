@@ -44,8 +44,7 @@ func (s *Server) table(objectType string) map[string]*record {
 }
 
 // search implements POST /crm/v3/objects/{type}/search: filter groups ORed, filters ANDed, the documented
-// limits enforced (5 groups, 6 filters per group, 18 in all; the query and the filter JSON each under 3000
-// characters), records invisible until indexed, sorted by lastmodifieddate descending when asked, else by id.
+// limits enforced (5 groups, 6 filters per group, 18 in all; the whole request under 3000 characters), records invisible until indexed, sorted by lastmodifieddate descending when asked, else by id.
 func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 	var req searchRequest
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -60,7 +59,6 @@ func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 			return
 		}
 	}
-	groupsJSON, _ := json.Marshal(req.FilterGroups)
 	switch {
 	case len(req.FilterGroups) > maxGroups:
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Too many filter groups: "+strconv.Itoa(len(req.FilterGroups))+" > "+strconv.Itoa(maxGroups)))
@@ -68,7 +66,7 @@ func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 	case total > maxFilters:
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Too many filters: "+strconv.Itoa(total)+" > "+strconv.Itoa(maxFilters)))
 		return
-	case len(req.Query) >= maxQueryChars || len(groupsJSON) >= maxQueryChars:
+	case len(req.Query) >= maxQueryChars || len(body) >= maxQueryChars: // the limit, applied to the whole request
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Query is too long: 3000 characters at most"))
 		return
 	case req.Limit > maxSearchResults:
