@@ -21,8 +21,9 @@ const (
 	maxFilters     = 18
 	maxQueryChars  = 3000 // the documented limit on a search request, applied to the whole JSON body
 	searchPageSize = 200
-	// searchBatch phone queries (4 filter groups of IN values with the default phone fields) fit one search.
-	searchBatch = 40
+	// searchBatch French mobile queries (each in three forms, on four properties with the default phone
+	// fields) fit one search; packPhones splits further for longer numbers or more phone fields.
+	searchBatch = 14
 	readBatch   = 100
 )
 
@@ -168,26 +169,34 @@ func (c *Client) FindContacts(ctx context.Context, queries []crm.ContactQuery) (
 	return out, nil
 }
 
-// phoneFilters builds one IN filter per property: the national numbers on the calculated properties, the
-// E.164 forms on the phone fields. Values only ever go in JSON values.
+// phoneFilters builds one IN filter per property. Each holds every form a number may be stored in, at no extra
+// request: on the calculated properties the national digits (what HubSpot keeps when it knows the country
+// code), the trunk-prefix form and the international digits (what it keeps when the number was typed without
+// "+"); on the phone fields, which are matched as stored, the E.164 form, the trunk-prefix form and the
+// international digits. API.md says what the calculated properties hold and why. Values only ever go in JSON
+// values.
 func phoneFilters(queries []crm.ContactQuery, idx []int, fields []string) []filter {
-	var national, e164 []string
+	var calculated, stored []string
+	add := func(list *[]string, vs ...string) {
+		for _, v := range vs {
+			v = strings.ToLower(v) // IN values must be lower case; these are digits and "+", lowered anyway
+			if v != "" && !slices.Contains(*list, v) {
+				*list = append(*list, v)
+			}
+		}
+	}
 	for _, i := range idx {
-		// IN values must be lower case; these are digits and "+", lowered anyway.
-		n, e := strings.ToLower(queries[i].Phone.National), strings.ToLower(queries[i].Phone.E164)
-		if !slices.Contains(national, n) {
-			national = append(national, n)
-		}
-		if !slices.Contains(e164, e) {
-			e164 = append(e164, e)
-		}
+		p := queries[i].Phone
+		intl := strings.TrimPrefix(p.E164, "+")
+		add(&calculated, p.National, p.Trunk, intl)
+		add(&stored, p.E164, p.Trunk, intl)
 	}
 	var fs []filter
 	for _, prop := range calculatedPhones {
-		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: national})
+		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: calculated})
 	}
 	for _, prop := range fields {
-		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: e164})
+		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: stored})
 	}
 	return fs
 }
@@ -267,7 +276,7 @@ func (c *Client) findByPhone(ctx context.Context, queries []crm.ContactQuery, id
 				seen[o.ID] = true
 				ct := o.contact()
 				for _, i := range idx {
-					if matchesPhone(o, props, queries[i].Phone) {
+					if matchesPhone(o, props, fields, queries[i].Phone) {
 						out[i] = append(out[i], ct)
 					}
 				}
@@ -281,10 +290,11 @@ func (c *Client) findByPhone(ctx context.Context, queries []crm.ContactQuery, id
 	return nil
 }
 
-// matchesPhone confirms a search hit: one of its phone properties is the same number as p.
-func matchesPhone(o object, props []string, p crm.Phone) bool {
+// matchesPhone confirms a search hit: one of its phone properties (or of the mapping's phone fields, whatever
+// their names) is the same number as p.
+func matchesPhone(o object, props, fields []string, p crm.Phone) bool {
 	for _, name := range props {
-		if isPhoneProp(name) && crm.SamePhone(o.prop(name), p) {
+		if (isPhoneProp(name) || slices.Contains(fields, name)) && crm.SamePhone(o.prop(name), p) {
 			return true
 		}
 	}

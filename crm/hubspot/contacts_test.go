@@ -285,3 +285,26 @@ func TestSearchSizeMeasuredOnWholeBody(t *testing.T) {
 		}
 	}
 }
+
+// TestFindContactsPhoneHedge: one search finds a number in every form it may be stored in: typed without "+"
+// (HubSpot's calculated property then keeps the international digits, 33612345678), typed in national form in
+// a custom phone field (which has no calculated copy: matched as stored, 0612345678), and the usual forms.
+func TestFindContactsPhoneHedge(t *testing.T) {
+	e := newEnv(t, hubspottest.Options{}, Config{}, Options{})
+	e.srv.DeclareProperty("contacts", hubspottest.Property{Name: "whatsapp"})
+	intl := e.srv.SeedContact(map[string]string{"lastname": "NoPlus", "phone": "33612345678"})
+	trunk := e.srv.SeedContact(map[string]string{"lastname": "Custom", "whatsapp": "0612345678"})
+	e164 := e.srv.SeedContact(map[string]string{"lastname": "E164", "mobilephone": "+33 6 12 34 56 78"})
+	e.srv.SeedContact(map[string]string{"lastname": "Other", "phone": "+33612345679"})
+	got := mustFind(t, e.client, crm.ContactQuery{Phone: fr("06 12 34 56 78"), PhoneFields: []string{"phone", "mobilephone", "whatsapp"}})
+	want := []string{intl, trunk, e164}
+	slices.Sort(want)
+	gotIDs := ids(t, got[0])
+	slices.Sort(gotIDs)
+	if diff := cmp.Diff(want, gotIDs); diff != "" {
+		t.Errorf("contacts (-want +got):\n%s", diff)
+	}
+	if n := e.srv.Calls(hubspottest.ContactsSearch); n != 1 {
+		t.Errorf("%d searches, want 1", n)
+	}
+}

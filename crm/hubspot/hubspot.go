@@ -137,9 +137,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Limits declares 100 activities per batch create, and 40 contact queries per FindContacts: that many phone
-// queries fit one search call within the documented filter and 3,000-character limits (FindContacts splits
-// further when they do not, e.g. with more phone fields or long numbers).
+// Limits declares 100 activities per batch create, and 14 contact queries per FindContacts: that many French
+// mobile queries, each searched in three forms, fit one search call within the documented filter and
+// 3,000-character limits (FindContacts splits further when they do not, e.g. with more phone fields or long
+// numbers).
 func (c *Client) Limits() crm.Limits { return crm.Limits{SearchBatch: searchBatch, WriteBatch: 100} }
 
 // RateLimits declares HubSpot's limits as configured: the 10-second window as a rate with a full-window
