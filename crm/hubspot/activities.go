@@ -48,9 +48,10 @@ type item struct {
 
 // LogActivities creates the activities as SMS communications with POST .../communications/batch/create,
 // associated inline with their contact (type 81) and company (87). Each input carries a unique
-// objectWriteTraceId (its SourceID) so a 207 says which inputs failed; only those fail. A batch HubSpot rejects
-// as a whole (400/404/409) is split in halves, recursively, to isolate the bad inputs. An input whose contact
-// is gone fails Permanent with Code CONTACT_GONE. The error is non-nil only when the first, whole call fails
+// objectWriteTraceId (its SourceID) so a 207 says which inputs failed; only those fail. An input whose contact
+// (or company) was deleted or merged fails the whole batch with 400 context.INVALID_OBJECT_IDS: the inputs
+// naming those records fail Permanent with Code CONTACT_GONE, the others are sent again together. Any other
+// batch HubSpot rejects as a whole (400/404/409) is split in halves, recursively, to isolate the bad inputs. The error is non-nil only when the first, whole call fails
 // (rate limit, auth, network, 5xx): then nothing was logged, or, for a network error or 5xx, maybe everything
 // (the loop asks FindActivity). Writes are plain creates: the loop's ledger and FindActivity prevent duplicates.
 func (c *Client) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.Result, error) {
@@ -143,22 +144,27 @@ func (c *Client) logBatch(ctx context.Context, items []item, res []crm.Result, t
 		return nil
 	}
 	// HubSpot rejected the batch as a whole: nothing was created.
-	if len(items) == 1 {
+	if len(items) == 1 && !invalidObjectIDs(apiErrorOf(err)).has(items[0].act) {
 		res[items[0].idx].Err = inputError(ce, items[0])
 		return nil
 	}
 	var ae *apiError
 	named := map[string]bool{}
+	var gone goneTargets
 	if errors.As(err, &ae) {
 		for _, t := range traceIDs(*ae) {
 			named[t] = true
 		}
+		gone = invalidObjectIDs(*ae)
 	}
 	var rest []item
 	for _, it := range items {
-		if named[it.in.TraceID] {
+		switch {
+		case gone.has(it.act):
+			res[it.idx].Err = goneError(ce, it.act)
+		case named[it.in.TraceID]:
 			res[it.idx].Err = inputError(ce, it)
-		} else {
+		default:
 			rest = append(rest, it)
 		}
 	}
@@ -178,6 +184,52 @@ func (c *Client) logBatch(ctx context.Context, items []item, res []crm.Result, t
 // rejected reports whether a batch create status means HubSpot refused the batch without applying it.
 func rejected(status int) bool {
 	return status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusConflict
+}
+
+// goneTargets are the records HubSpot named in context.INVALID_OBJECT_IDS, by object type ("CONTACT",
+// "COMPANY") and id.
+type goneTargets map[string]map[string]bool
+
+// invalidObjectIDs reads context.INVALID_OBJECT_IDS (["CONTACT=424242 is not valid", ...]): HubSpot's answer
+// when an inline association names a deleted or merged record, failing the whole batch.
+func invalidObjectIDs(ae apiError) goneTargets {
+	g := goneTargets{}
+	for _, s := range ae.Context["INVALID_OBJECT_IDS"] {
+		typ, rest, ok := strings.Cut(s, "=")
+		if !ok {
+			continue
+		}
+		id, _, _ := strings.Cut(rest, " ")
+		typ = strings.ToUpper(strings.TrimSpace(typ))
+		if g[typ] == nil {
+			g[typ] = map[string]bool{}
+		}
+		g[typ][strings.TrimSpace(id)] = true
+	}
+	return g
+}
+
+// has reports whether a names one of the gone records.
+func (g goneTargets) has(a crm.Activity) bool {
+	return (a.ContactID != "" && g["CONTACT"][a.ContactID]) || (a.CompanyID != "" && g["COMPANY"][a.CompanyID])
+}
+
+func apiErrorOf(err error) apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return *ae
+	}
+	return apiError{}
+}
+
+// goneError is the error of an activity whose contact (or company) HubSpot says no longer exists: Permanent
+// with Code CONTACT_GONE, on which the loop forgets the cached contact and matches the SMS again.
+func goneError(ce *crm.Error, a crm.Activity) *crm.Error {
+	e := *ce
+	e.Action, e.Code = crm.Permanent, CodeContactGone
+	e.Message = fmt.Sprintf("HubSpot says the associated record no longer exists (deleted or merged; contact %q, company %q): %s",
+		a.ContactID, a.CompanyID, ce.Message)
+	return &e
 }
 
 func traceIDs(ae apiError) []string {

@@ -1,6 +1,7 @@
 package hubspottest
 
 import (
+	"slices"
 	"encoding/json"
 	"net/http"
 	"sort"
@@ -287,17 +288,43 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 	for _, a := range in.Associations {
 		for _, t := range a.Types {
 			switch t.TypeID {
-			case 81:
-				if _, ok := s.contacts[a.To.ID]; !ok {
-					return fail(404, "OBJECT_NOT_FOUND", "One or more associated objects do not exist: contact "+a.To.ID+" does not exist")
-				}
-			case 87:
+			case 81, 87:
 			default:
 				return fail(400, "VALIDATION_ERROR", "invalid association type "+strconv.Itoa(t.TypeID))
 			}
 		}
 	}
 	return 0, nil
+}
+
+// invalidTargets lists the association targets of inputs that do not exist, in HubSpot's
+// context.INVALID_OBJECT_IDS form ("CONTACT=424242 is not valid"); s.mu held. Companies are not stored by
+// the fake: only contacts can be missing.
+func (s *Server) invalidTargets(inputs []createInput) []string {
+	var out []string
+	for _, in := range inputs {
+		for _, a := range in.Associations {
+			for _, t := range a.Types {
+				if t.TypeID != 81 {
+					continue
+				}
+				if _, ok := s.contacts[a.To.ID]; !ok {
+					if v := "CONTACT=" + a.To.ID + " is not valid"; !slices.Contains(out, v) {
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// invalidAssociations is HubSpot's answer to a create whose inline association names a deleted or merged
+// record: the whole request fails, a batch too, naming the targets (shared/reference/hubspot.md).
+func invalidAssociations(ids []string) hsError {
+	e := newErr("VALIDATION_ERROR", "One or more associations are invalid")
+	e.Context = map[string][]string{"INVALID_OBJECT_IDS": ids}
+	return e
 }
 
 func (s *Server) putComm(in createInput) map[string]any {
@@ -342,6 +369,10 @@ func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if ids := s.invalidTargets(req.Inputs); len(ids) > 0 {
+		writeJSON(w, http.StatusBadRequest, invalidAssociations(ids))
+		return
+	}
 	type bad struct {
 		status int
 		err    *hsError
@@ -394,6 +425,10 @@ func (s *Server) createOne(w http.ResponseWriter, body []byte) {
 	in.TraceID = ""
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if ids := s.invalidTargets([]createInput{in}); len(ids) > 0 {
+		writeJSON(w, http.StatusBadRequest, invalidAssociations(ids))
+		return
+	}
 	if st, e := s.validate(in, map[string]bool{}); e != nil {
 		writeJSON(w, st, e)
 		return
