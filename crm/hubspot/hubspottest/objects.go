@@ -1,9 +1,9 @@
 package hubspottest
 
 import (
-	"slices"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
