@@ -113,6 +113,9 @@ func FuzzSearchValues(f *testing.F) {
 
 		var reads, searches []exchange
 		for _, x := range rec.take() {
+			if x.path == "/account-info/2026-09/details" { // the account's time zone, read once
+				continue
+			}
 			if !json.Valid(x.body) || x.status == http.StatusBadRequest {
 				t.Fatalf("%s %s with %s answered %d %s", x.method, x.path, x.body, x.status, x.answer)
 			}

@@ -112,6 +112,8 @@ type Client struct {
 	sent      []time.Time // our recent non-search requests, oldest first, for the rolling window
 	remaining int         // X-HubSpot-RateLimit-Remaining of the last response, minus our sends since; -1 unknown
 	interval  time.Duration
+	zone      *time.Location // the HubSpot account's time zone, once read; nil until then
+	zoneNext  time.Time      // when to try reading it again after a failure
 }
 
 // New returns a client for cfg, which it validates. It makes no network call.
@@ -163,6 +165,7 @@ type call struct {
 	body         any
 	search       bool // counts against the search limit
 	write        bool // not idempotent: no HTTP-level retry
+	account      bool // the account info read itself: never triggers another
 }
 
 // apiError is HubSpot's error body.
@@ -203,6 +206,9 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 					return status, &crm.Error{Action: crm.Retry, Status: status, Message: "undecodable HubSpot response", Err: err}
 				}
 			}
+			if !k.account {
+				c.accountZone(ctx) // once the credentials are known to work
+			}
 			return status, nil
 		}
 		ae := &apiError{}
@@ -214,8 +220,43 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 			}
 			continue
 		}
-		return status, c.classify(status, ae, hdr, k)
+		return status, c.classify(ctx, status, ae, hdr, k)
 	}
+}
+
+// zoneRetry is how long a failed read of the account's time zone is not tried again.
+const zoneRetry = time.Hour
+
+// accountZone returns the HubSpot account's time zone (account info API, timeZone), reading it once and
+// caching it; on failure it returns the destination's Location and tries again after zoneRetry. HubSpot's
+// daily limit resets at midnight in the account's time zone, which need not be the mapping's.
+func (c *Client) accountZone(ctx context.Context) *time.Location {
+	c.mu.Lock()
+	if z := c.zone; z != nil || c.now().Before(c.zoneNext) {
+		c.mu.Unlock()
+		if z == nil {
+			return c.loc
+		}
+		return z
+	}
+	c.zoneNext = c.now().Add(zoneRetry)
+	c.mu.Unlock()
+	var resp struct {
+		TimeZone string `json:"timeZone"`
+	}
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: c.api.accountDetails(), account: true}, &resp); err != nil {
+		c.log.Debug("hubspot account time zone unknown; using the destination's", "err", err)
+		return c.loc
+	}
+	z, err := time.LoadLocation(resp.TimeZone)
+	if err != nil || resp.TimeZone == "" {
+		c.log.Warn("hubspot account time zone unreadable; using the destination's", "timeZone", resp.TimeZone, "err", err)
+		return c.loc
+	}
+	c.mu.Lock()
+	c.zone = z
+	c.mu.Unlock()
+	return z
 }
 
 // send performs one HTTP exchange. The returned error is a *crm.Error or ctx's error.
@@ -337,8 +378,9 @@ func (c *Client) restOfWindow() time.Duration {
 	return c.interval
 }
 
-// classify turns a non-2xx HubSpot response into a *crm.Error.
-func (c *Client) classify(status int, ae *apiError, h http.Header, k call) *crm.Error {
+// classify turns a non-2xx HubSpot response into a *crm.Error. A daily cap resets at midnight in the
+// account's time zone (read once, see accountZone).
+func (c *Client) classify(ctx context.Context, status int, ae *apiError, h http.Header, k call) *crm.Error {
 	msg := ae.Message
 	if msg == "" {
 		msg = http.StatusText(status)
@@ -350,9 +392,13 @@ func (c *Client) classify(status int, ae *apiError, h http.Header, k call) *crm.
 		e.Action, e.Code = crm.RateLimited, ae.PolicyName
 		switch ae.PolicyName {
 		case "DAILY":
-			n := c.now().In(c.loc)
+			loc := c.loc
+			if !k.account {
+				loc = c.accountZone(ctx)
+			}
+			n := c.now().In(loc)
 			e.Daily, e.Limit = true, "requests"
-			e.Until = time.Date(n.Year(), n.Month(), n.Day()+1, 0, 0, 0, 0, c.loc)
+			e.Until = time.Date(n.Year(), n.Month(), n.Day()+1, 0, 0, 0, 0, loc)
 			e.RetryAfter = e.Until.Sub(c.now())
 		case "SECONDLY":
 			e.Limit, e.RetryAfter = "search", max(time.Second, retryAfter)
