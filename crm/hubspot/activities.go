@@ -275,7 +275,7 @@ func (c *Client) assign(items []item, resp batchResponse, res []crm.Result) {
 
 // categoryError classifies one error of a 207 by its category.
 func categoryError(ae apiError) *crm.Error {
-	e := &crm.Error{Status: http.StatusMultiStatus, Code: ae.Category, Message: ae.Message, Action: crm.Permanent}
+	e := &crm.Error{Status: http.StatusMultiStatus, Code: ae.Category, Message: ae.Message, Action: crm.Permanent, Err: &ae}
 	switch ae.Category {
 	case "RATE_LIMITS":
 		e.Action, e.RetryAfter, e.Limit = crm.RateLimited, time.Second, "requests"
@@ -285,9 +285,13 @@ func categoryError(ae apiError) *crm.Error {
 	return e
 }
 
-// inputError is the error of one input: an association to a missing object becomes CONTACT_GONE, a conflict
-// naming the existing record (a unique IDField) becomes Done.
+// inputError is the error of one input: a property the account requires becomes REQUIRED_PROPERTY (say where
+// to add it), an association to a missing object becomes CONTACT_GONE, a conflict naming the existing record
+// (a unique IDField) becomes Done.
 func inputError(ce *crm.Error, it item) *crm.Error {
+	if re, ok := requiredError(ce, apiErrorOf(ce), "activity.fields", "SMS communications"); ok {
+		return re
+	}
 	e := *ce
 	switch {
 	case (e.Status == http.StatusNotFound || e.Code == "OBJECT_NOT_FOUND") && (it.act.ContactID != "" || it.act.CompanyID != ""):

@@ -384,6 +384,11 @@ func (c *Client) CreateContact(ctx context.Context, nc crm.NewContact) (crm.Cont
 		}
 	}
 	if err != nil {
+		if ce := crm.Classify(err); ce != nil && status == http.StatusBadRequest {
+			if re, ok := requiredError(ce, apiErrorOf(err), "create.fields", "new contacts"); ok {
+				err = re
+			}
+		}
 		return crm.Contact{}, fmt.Errorf("create contact: %w", err)
 	}
 	ct := o.contact()

@@ -174,12 +174,15 @@ type apiError struct {
 	Message       string              `json:"message"`
 	CorrelationID string              `json:"correlationId"`
 	Category      string              `json:"category"`
+	SubCategory   string              `json:"subCategory"`
 	PolicyName    string              `json:"policyName"`
 	Context       map[string][]string `json:"context"`
 	Errors        []struct {
-		Message string              `json:"message"`
-		Code    string              `json:"code"`
-		Context map[string][]string `json:"context"`
+		Message     string              `json:"message"`
+		Code        string              `json:"code"`
+		SubCategory string              `json:"subCategory"`
+		In          string              `json:"in"`
+		Context     map[string][]string `json:"context"`
 	} `json:"errors"`
 }
 

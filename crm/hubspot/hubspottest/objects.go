@@ -2,6 +2,7 @@ package hubspottest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
@@ -261,6 +262,13 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 			return fail(400, "VALIDATION_ERROR", "Property values were not valid: "+k)
 		}
 	}
+	if prop := s.missingRequired("communications", in.Properties); prop != "" {
+		e := requiredErr(prop)
+		if in.TraceID != "" {
+			e.Context = map[string][]string{"objectWriteTraceId": {in.TraceID}}
+		}
+		return 400, &e
+	}
 	if in.Properties["hs_timestamp"] == "" {
 		return fail(400, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required")
 	}
@@ -295,6 +303,31 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 		}
 	}
 	return 0, nil
+}
+
+// missingRequired returns the first property the admin requires on objectType that props lacks, from API
+// version 2026-09 on (older versions do not enforce these rules); s.mu held.
+func (s *Server) missingRequired(objectType string, props map[string]string) string {
+	if s.opts.APIVersion != Version202609 {
+		return ""
+	}
+	for _, p := range s.required[objectType] {
+		if props[p] == "" {
+			return p
+		}
+	}
+	return ""
+}
+
+// requiredErr is the 400 of a write missing a property the account requires. HubSpot's changelog ("Breaking
+// Change: CRM API Write Validation Enforcement Starting with the 2026-09 API Version") shows only
+// {"category":"VALIDATION_ERROR","message":"...",...}; the rest of this body (the detail's code and its
+// context.propertyName) follows HubSpot's general error shape and is not confirmed.
+func requiredErr(prop string) hsError {
+	e := newErr("VALIDATION_ERROR", "Property values were not valid: "+prop+" is required by a rule of this account")
+	e.Errors = []map[string]any{{"message": fmt.Sprintf("Property %q is required", prop), "code": "REQUIRED_PROPERTY",
+		"context": map[string][]string{"propertyName": {prop}}}}
+	return e
 }
 
 // invalidTargets lists the association targets of inputs that do not exist, in HubSpot's

@@ -831,6 +831,10 @@ func (s *Server) createContact(w http.ResponseWriter, body []byte) {
 			return
 		}
 	}
+	if prop := s.missingRequired("contacts", in.Properties); prop != "" {
+		writeJSON(w, http.StatusBadRequest, requiredErr(prop))
+		return
+	}
 	r := s.putContact(in.Properties)
 	writeJSON(w, http.StatusCreated, s.public(r.Object, keys(in.Properties)))
 }
