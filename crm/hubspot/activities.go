@@ -287,10 +287,19 @@ func categoryError(ae apiError) *crm.Error {
 
 // inputError is the error of one input: a property the account requires becomes REQUIRED_PROPERTY (say where
 // to add it), an association to a missing object becomes CONTACT_GONE, a conflict naming the existing record
-// (a unique IDField) becomes Done.
+// (a unique IDField) becomes Done, and so does a UNIQUE_VALUE_CONFLICT on the IDField.
 func inputError(ce *crm.Error, it item) *crm.Error {
 	if re, ok := requiredError(ce, apiErrorOf(ce), "activity.fields", "SMS communications"); ok {
 		return re
+	}
+	if it.act.IDField != "" {
+		if prop, holder, ok := uniqueConflict(apiErrorOf(ce)); ok && (prop == it.act.IDField || prop == "") {
+			// The Onoff id is already on a record: this SMS was logged before (a retry after an ambiguous
+			// failure, or a second delivery).
+			e := *ce
+			e.Action, e.ID, e.Code = crm.Done, holder, "UNIQUE_VALUE_CONFLICT"
+			return &e
+		}
 	}
 	e := *ce
 	switch {

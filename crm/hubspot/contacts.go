@@ -444,8 +444,9 @@ func (c *Client) ResolveOwner(ctx context.Context, email string) (string, error)
 	return entry.id, nil
 }
 
-// Check makes one cheap call (GET /crm/v3/objects/contacts?limit=1) proving the credentials and the contacts
-// scope, and summarises it. Failures are *crm.Error.
+// Check makes one cheap call (GET .../objects/contacts?limit=1) proving the credentials and the contacts read
+// scope, reads the account's time zone, and summarises it. Failures are *crm.Error. CheckMapping checks the
+// mapping's fields and scopes.
 func (c *Client) Check(ctx context.Context) (string, error) {
 	var resp struct {
 		Results []object `json:"results"`
@@ -457,5 +458,11 @@ func (c *Client) Check(ctx context.Context) (string, error) {
 	if c.auth.canRefresh() {
 		how = "OAuth refresh token"
 	}
-	return fmt.Sprintf("HubSpot %s: %s accepted, contacts readable", c.cfg.BaseURL, how), nil
+	zone := "unknown (daily limit resets are timed in the destination's zone)"
+	c.mu.Lock()
+	if c.zone != nil {
+		zone = c.zone.String()
+	}
+	c.mu.Unlock()
+	return fmt.Sprintf("HubSpot %s (API %s): %s accepted, contacts readable, account time zone %s", c.cfg.BaseURL, c.cfg.APIVersion, how, zone), nil
 }

@@ -74,3 +74,37 @@ func requiredError(ce *crm.Error, ae apiError, key, object string) (*crm.Error, 
 	}
 	return &e, true
 }
+
+// uniqueHolder reads the record holding the value from HubSpot's unique clash message: "Cannot set
+// PropertyValueCoordinates{...} on X. Y already has that value."
+var uniqueHolder = regexp.MustCompile(`(\d+) already has that value`)
+
+// uniqueProp reads the property from the PropertyValueCoordinates of the same message.
+var uniqueProp = regexp.MustCompile(`propertyName=([a-z0-9_]{1,100})`)
+
+// uniqueConflict reports whether ae is a UNIQUE_VALUE_CONFLICT (a unique-valued property given a value another
+// record holds), with the property and the holding record's id when HubSpot names them. The code is looked
+// for as category, subCategory, errors[].code and errors[].subCategory, and the message's "already has that
+// value", since where HubSpot puts it is not documented.
+func uniqueConflict(ae apiError) (prop, holder string, ok bool) {
+	check := func(code, sub, msg string, ctx map[string][]string) {
+		if code != "UNIQUE_VALUE_CONFLICT" && sub != "UNIQUE_VALUE_CONFLICT" && !strings.Contains(msg, "already has that value") {
+			return
+		}
+		ok = true
+		if m := uniqueHolder.FindStringSubmatch(msg); m != nil && holder == "" {
+			holder = m[1]
+		}
+		if m := uniqueProp.FindStringSubmatch(msg); m != nil && prop == "" {
+			prop = m[1]
+		}
+		if v := ctx["propertyName"]; len(v) > 0 && prop == "" {
+			prop = v[0]
+		}
+	}
+	check(ae.Category, ae.SubCategory, ae.Message, ae.Context)
+	for _, d := range ae.Errors {
+		check(d.Code, d.SubCategory, d.Message, d.Context)
+	}
+	return prop, holder, ok
+}

@@ -285,11 +285,11 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 		v := strings.ToLower(in.Properties[u])
 		for _, c := range s.comms {
 			if strings.ToLower(c.Properties[u]) == v {
-				return fail(409, "CONFLICT", "A communication with "+u+" already exists. Existing ID: "+c.ID)
+				return s.uniqueConflict(in, u, c.ID)
 			}
 		}
 		if pending[v] {
-			return fail(409, "CONFLICT", "Duplicate "+u+" in batch")
+			return s.uniqueConflict(in, u, "")
 		}
 		pending[v] = true
 	}
@@ -303,6 +303,26 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 		}
 	}
 	return 0, nil
+}
+
+// uniqueConflict is HubSpot's answer to a write giving a unique-valued property a value another record holds
+// (shared/reference/hubspot.md: UNIQUE_VALUE_CONFLICT, "Cannot set PropertyValueCoordinates{...} on X. Y
+// already has that value."), not the contacts' "Existing ID: N" conflict. Where HubSpot puts the code
+// (here errors[].code) is not confirmed. holder is "" for a clash inside one batch.
+func (s *Server) uniqueConflict(in createInput, prop, holder string) (int, *hsError) {
+	msg := fmt.Sprintf("Cannot set PropertyValueCoordinates{portalId=4242, objectTypeId=0-18, propertyName=%s, value=%s} on 0. ",
+		prop, in.Properties[prop])
+	if holder != "" {
+		msg += holder + " already has that value."
+	} else {
+		msg += "Another input of this batch has that value."
+	}
+	e := newErr("VALIDATION_ERROR", msg)
+	e.Errors = []map[string]any{{"message": msg, "code": "UNIQUE_VALUE_CONFLICT", "context": map[string][]string{"propertyName": {prop}}}}
+	if in.TraceID != "" {
+		e.Context = map[string][]string{"objectWriteTraceId": {in.TraceID}}
+	}
+	return http.StatusBadRequest, &e
 }
 
 // missingRequired returns the first property the admin requires on objectType that props lacks, from API

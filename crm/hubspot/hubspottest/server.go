@@ -54,7 +54,8 @@ const (
 type Options struct {
 	// APIVersion is the only API version served: "2026-09" (default) or "2026-03" serve the date-versioned
 	// paths (/crm/objects/2026-09/..., /crm/owners/2026-09, /oauth/2026-09/token, ...); "v3" serves the legacy
-	// /crm/v3 and /crm/v4 paths, with OAuth at /oauth/2026-03/token and /oauth/v1/access-tokens. Any other
+	// /crm/v3 and /crm/v4 paths, with OAuth at /oauth/2026-03/token and /oauth/v1/access-tokens (also served for
+	// 2026-03, which has no date-versioned introspection; 2026-09 introspects at /oauth/2026-09/token/introspect). Any other
 	// path answers 404, so a client that strays from its version fails a test.
 	APIVersion string
 	Now        func() time.Time // clock for windows, lags and expiries; nil: time.Now
@@ -469,6 +470,9 @@ func (s *Server) endpointKey(r *http.Request) string {
 		prefixes = [][2]string{{"/crm/objects/" + v + "/", "objects/"}, {"/crm/owners/" + v, "owners"},
 			{"/crm/properties/" + v + "/", "properties/"}, {"/account-info/" + v + "/details", "account-info/details"},
 			{"/oauth/" + v + "/token", "oauth/token"}}
+		if v != Version202609 { // no date-versioned introspection before 2026-09
+			prefixes = append(prefixes, [2]string{"/oauth/v1/access-tokens/", "oauth/v1/access-tokens/"})
+		}
 	}
 	for _, pre := range prefixes {
 		rest, ok := strings.CutPrefix(p, pre[0])
