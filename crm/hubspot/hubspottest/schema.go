@@ -194,14 +194,15 @@ func kind(v any) string {
 	return "null"
 }
 
-// specs holds the loaded specs and, per endpoint key, the schema its request body must follow.
-type specs struct {
-	bodies map[string]struct {
-		spec   *openAPI
-		schema schemaNode
-		form   bool
-	}
+// bodySchema is the schema a request body must follow, and the spec it resolves in.
+type bodySchema struct {
+	spec   *openAPI
+	schema schemaNode
+	form   bool // a form body (application/x-www-form-urlencoded), not JSON
 }
+
+// specs holds, per endpoint key, the schema its request body must follow.
+type specs struct{ bodies map[string]bodySchema }
 
 // objectPath is the 2026-09 spec's path template for an objects endpoint.
 const objectPath = "/crm/objects/2026-09/{objectType}"
@@ -211,21 +212,13 @@ func loadSpecs() *specs {
 	for _, o := range []*openAPI{contacts, comms} {
 		patchQuirks(o)
 	}
-	sp := &specs{bodies: map[string]struct {
-		spec   *openAPI
-		schema schemaNode
-		form   bool
-	}{}}
+	sp := &specs{bodies: map[string]bodySchema{}}
 	add := func(key string, o *openAPI, path, ct string) {
 		s := o.requestSchema(path, "post", ct)
 		if s == nil {
 			panic("no request schema for " + key + " at " + path)
 		}
-		sp.bodies[key] = struct {
-			spec   *openAPI
-			schema schemaNode
-			form   bool
-		}{o, s, ct != "application/json"}
+		sp.bodies[key] = bodySchema{o, s, ct != "application/json"}
 	}
 	add(ContactsCreate, contacts, objectPath, "application/json")
 	add(ContactsSearch, contacts, objectPath+"/search", "application/json")

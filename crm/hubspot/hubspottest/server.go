@@ -2,8 +2,13 @@
 // and their associations, OAuth refresh, rate limits with HubSpot's headers and 429 bodies, a lagging search
 // index, and fault injection. It runs on loopback (httptest) and is safe for concurrent use.
 //
-// It follows HubSpot's documented shapes, statuses and error bodies (see /work/shared/reference/hubspot.md);
-// it is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on are implemented.
+// It follows HubSpot's documented shapes, statuses and error bodies (see shared/reference/hubspot.md): it
+// serves only the paths of one API version (Options.APIVersion, default the date-versioned 2026-09), checks
+// every request body against HubSpot's own OpenAPI schemas (testdata/, see schema.go) and answers HubSpot's
+// 400 when one breaks them, returns batch results in shuffled order, fails a whole batch naming deleted
+// association targets (INVALID_OBJECT_IDS), and enforces the admin's required properties (2026-09) and the
+// scopes the specs name. It is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on
+// are implemented.
 package hubspottest
 
 import (
