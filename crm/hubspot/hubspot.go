@@ -177,13 +177,16 @@ type apiError struct {
 	SubCategory   string              `json:"subCategory"`
 	PolicyName    string              `json:"policyName"`
 	Context       map[string][]string `json:"context"`
-	Errors        []struct {
-		Message     string              `json:"message"`
-		Code        string              `json:"code"`
-		SubCategory string              `json:"subCategory"`
-		In          string              `json:"in"`
-		Context     map[string][]string `json:"context"`
-	} `json:"errors"`
+	Errors        []errorDetail       `json:"errors"`
+}
+
+// errorDetail is one entry of an error's errors list (the specs' ErrorDetail).
+type errorDetail struct {
+	Message     string              `json:"message"`
+	Code        string              `json:"code"`
+	SubCategory string              `json:"subCategory"`
+	In          string              `json:"in"` // "body" for the request's own shape
+	Context     map[string][]string `json:"context"`
 }
 
 func (e *apiError) Error() string { return "correlationId " + e.CorrelationID }

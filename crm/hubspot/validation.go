@@ -46,7 +46,7 @@ func requiredProperty(ae apiError) (string, bool) {
 	}
 	for _, d := range ae.Errors {
 		if d.In == "body" {
-			continue
+			return "", false // the request body's own shape, not an account rule
 		}
 		consider(d.Code, d.Message, d.Context)
 	}

@@ -58,6 +58,8 @@ func TestRequiredPropertyParsing(t *testing.T) {
 		{"required but unnamed", apiError{Category: "VALIDATION_ERROR", Message: "A required field of the create form is missing"}, "", true},
 		{"other validation", apiError{Category: "VALIDATION_ERROR", Message: "Property values were not valid: bad owner"}, "", false},
 		{"not validation", apiError{Category: "CONFLICT", Message: "x is required"}, "", false},
+		{"body shape", apiError{Category: "VALIDATION_ERROR", Message: "Invalid input: Required property 'limit' is missing",
+			Errors: []errorDetail{{Message: "Required property 'limit' is missing", Code: "MISSING_REQUIRED_PROPERTY", In: "body"}}}, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := requiredProperty(tc.ae)
