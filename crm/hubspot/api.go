@@ -77,12 +77,7 @@ func (a api) oauthToken() string {
 	return "/oauth/" + Version202603 + "/token"
 }
 
-// introspect is where an OAuth access token's scopes are read: POST /oauth/2026-09/token/introspect (form
-// body) for 2026-09; the older versions have no date-versioned introspection in the specs we hold, so they use
-// GET /oauth/v1/access-tokens/{token}.
-func (a api) introspect() (method, path string) {
-	if a.version == Version202609 {
-		return "POST", "/oauth/" + a.version + "/token/introspect"
-	}
-	return "GET", "/oauth/v1/access-tokens/"
-}
+// introspect is where an OAuth access token's scopes are read (form body: token, client_id, client_secret):
+// POST /oauth/2026-09/token/introspect (2026-09 spec), /oauth/2026-03/token/introspect for 2026-03 and the
+// legacy version (integrators' code; not in the specs we hold), like the token endpoint.
+func (a api) introspect() string { return a.oauthToken() + "/introspect" }

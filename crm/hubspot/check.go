@@ -221,8 +221,9 @@ func missingScopes(ae apiError) []string {
 	return append(out, ae.Context["missingScopes"]...)
 }
 
-// introspect reads the OAuth access token's scopes: POST /oauth/2026-09/token/introspect (form) or, for the
-// older versions, GET /oauth/v1/access-tokens/{token}. known is false when the answer lists no scopes.
+// introspect reads the OAuth access token's scopes: POST /oauth/{version}/token/introspect (form). known is
+// false when the answer lists no scopes (the 2026-09 spec types the answer as {"active"} only; scope, as in
+// RFC 7662, and scopes, as the v1 token-info endpoint answers, are both read).
 func (c *Client) introspect(ctx context.Context) (scopes []string, known bool, err error) {
 	tok, err := c.auth.token(ctx, false)
 	if err != nil {
@@ -231,25 +232,18 @@ func (c *Client) introspect(ctx context.Context) (scopes []string, known bool, e
 	if err := c.throttle.Wait(ctx, "requests"); err != nil {
 		return nil, false, fmt.Errorf("wait for request limit: %w", err)
 	}
-	method, path := c.api.introspect()
-	var req *http.Request
-	if method == http.MethodPost {
-		form := url.Values{"token": {tok}, "client_id": {c.cfg.OAuth.ClientID}, "client_secret": {c.cfg.OAuth.ClientSecret},
-			"token_type_hint": {"access_token"}}
-		req, err = http.NewRequestWithContext(ctx, method, c.cfg.BaseURL+path, strings.NewReader(form.Encode()))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-	} else {
-		req, err = http.NewRequestWithContext(ctx, method, c.cfg.BaseURL+path+url.PathEscape(tok), nil)
-	}
+	path := c.api.introspect()
+	form := url.Values{"token": {tok}, "client_id": {c.cfg.OAuth.ClientID}, "client_secret": {c.cfg.OAuth.ClientSecret},
+		"token_type_hint": {"access_token"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, false, fmt.Errorf("build introspection: %w", err)
 	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, false, crm.TransportError(method+" "+path, err) // never the token-bearing URL
+		return nil, false, crm.TransportError("POST "+path, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

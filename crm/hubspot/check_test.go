@@ -84,7 +84,7 @@ func TestCheckScopes(t *testing.T) {
 			t.Errorf("scopes = %+v, want owners missing and the write scope unverified", r.Scopes)
 		}
 	})
-	for _, version := range []string{Version202609, Version202603} {
+	for _, version := range []string{Version202609, Version202603, VersionV3} {
 		t.Run("oauth "+version, func(t *testing.T) {
 			e := newEnv(t, hubspottest.Options{APIVersion: version, ClientID: "cid", ClientSecret: "s", RefreshToken: "rt", Tokens: []string{},
 				Scopes: []string{"oauth", ScopeContactsRead, "crm.schemas.contacts.read"}},

@@ -150,40 +150,26 @@ func (s *Server) listComms(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"results": res})
 }
 
-// introspect implements POST /oauth/2026-09/token/introspect (form: token, client_id, client_secret) and the
-// legacy GET /oauth/v1/access-tokens/{token}: the token's scopes.
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request, key string) {
-	var tok string
-	if key == OAuthIntrospect {
-		_ = r.ParseForm()
-		if r.PostForm.Get("client_id") != s.opts.ClientID || r.PostForm.Get("client_secret") != s.opts.ClientSecret || s.opts.ClientID == "" {
-			writeJSON(w, http.StatusBadRequest, oauthError("invalid_client", "BAD_CLIENT_ID", "missing or invalid client_id/client_secret"))
-			return
-		}
-		tok = r.PostForm.Get("token")
-	} else {
-		tok = r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+// introspect implements POST /oauth/{version}/token/introspect (form: token, client_id, client_secret): whether
+// the token is active and its scopes (as RFC 7662's space-separated scope; HubSpot's spec types only active).
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	if r.PostForm.Get("client_id") != s.opts.ClientID || r.PostForm.Get("client_secret") != s.opts.ClientSecret || s.opts.ClientID == "" {
+		writeJSON(w, http.StatusBadRequest, oauthError("invalid_client", "BAD_CLIENT_ID", "missing or invalid client_id/client_secret"))
+		return
 	}
+	tok := r.PostForm.Get("token")
 	s.mu.Lock()
 	exp, known := s.tokens[tok]
 	active := known && (exp.IsZero() || s.now().Before(exp))
 	s.mu.Unlock()
-	scopes := s.opts.Scopes
-	if scopes == nil {
-		scopes = []string{"oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.owners.read", "crm.schemas.contacts.read"}
-	}
-	if key == OAuthAccessToken {
-		if !active {
-			writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "access token not found"))
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"token": tok, "token_type": "access", "hub_id": 4242, "app_id": 1, "user_id": 1,
-			"expires_in": 1800, "scopes": scopes})
-		return
-	}
 	if !active {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
+	}
+	scopes := s.opts.Scopes
+	if scopes == nil {
+		scopes = []string{"oauth", "crm.objects.contacts.read", "crm.objects.contacts.write", "crm.objects.owners.read", "crm.schemas.contacts.read"}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"active": true, "scope": strings.Join(scopes, " "), "client_id": s.opts.ClientID,
 		"token_type": "Bearer", "hub_id": 4242})

@@ -32,7 +32,6 @@ import (
 const (
 	OAuthToken          = "POST oauth/token"
 	OAuthIntrospect     = "POST oauth/token/introspect"
-	OAuthAccessToken    = "GET oauth/v1/access-tokens/{token}"
 	AccountDetails      = "GET account-info/details"
 	Owners              = "GET owners"
 	Properties          = "GET properties/{objectType}/{propertyName}"
@@ -59,8 +58,7 @@ const (
 type Options struct {
 	// APIVersion is the only API version served: "2026-09" (default) or "2026-03" serve the date-versioned
 	// paths (/crm/objects/2026-09/..., /crm/owners/2026-09, /oauth/2026-09/token, ...); "v3" serves the legacy
-	// /crm/v3 and /crm/v4 paths, with OAuth at /oauth/2026-03/token and /oauth/v1/access-tokens (also served for
-	// 2026-03, which has no date-versioned introspection; 2026-09 introspects at /oauth/2026-09/token/introspect). Any other
+	// /crm/v3 and /crm/v4 paths, with OAuth (token, introspection) at /oauth/2026-03/token. Any other
 	// path answers 404, so a client that strays from its version fails a test.
 	APIVersion string
 	Now        func() time.Time // clock for windows, lags and expiries; nil: time.Now
@@ -470,14 +468,11 @@ func (s *Server) endpointKey(r *http.Request) string {
 	if v == VersionV3 {
 		prefixes = [][2]string{{"/crm/v3/objects/", "objects/"}, {"/crm/v4/objects/", "objects/"}, {"/crm/v3/owners", "owners"},
 			{"/crm/v3/properties/", "properties/"}, {"/account-info/v3/details", "account-info/details"},
-			{"/oauth/" + Version202603 + "/token", "oauth/token"}, {"/oauth/v1/access-tokens/", "oauth/v1/access-tokens/"}}
+			{"/oauth/" + Version202603 + "/token", "oauth/token"}}
 	} else {
 		prefixes = [][2]string{{"/crm/objects/" + v + "/", "objects/"}, {"/crm/owners/" + v, "owners"},
 			{"/crm/properties/" + v + "/", "properties/"}, {"/account-info/" + v + "/details", "account-info/details"},
 			{"/oauth/" + v + "/token", "oauth/token"}}
-		if v != Version202609 { // no date-versioned introspection before 2026-09
-			prefixes = append(prefixes, [2]string{"/oauth/v1/access-tokens/", "oauth/v1/access-tokens/"})
-		}
 	}
 	for _, pre := range prefixes {
 		rest, ok := strings.CutPrefix(p, pre[0])
@@ -496,8 +491,6 @@ func (s *Server) endpointKey(r *http.Request) string {
 			return AssociationsDefault
 		case strings.HasPrefix(k, "properties/") && strings.Count(k, "/") == 2:
 			return r.Method + " properties/{objectType}/{propertyName}"
-		case strings.HasPrefix(k, "oauth/v1/access-tokens/"):
-			return OAuthAccessToken
 		}
 		return r.Method + " " + k
 	}
@@ -583,16 +576,15 @@ func statusCategory(status int) string {
 func (s *Server) route(w http.ResponseWriter, r *http.Request, key string) {
 	body, _ := readAll(r)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if key == OAuthToken || key == OAuthIntrospect || key == OAuthAccessToken {
+	if key == OAuthToken || key == OAuthIntrospect {
 		if e := s.specs.check(key, r.Header.Get("Content-Type"), body); e != nil {
 			writeJSON(w, http.StatusBadRequest, e)
 			return
 		}
-		switch key {
-		case OAuthToken:
+		if key == OAuthToken {
 			s.token(w, r)
-		default:
-			s.introspect(w, r, key)
+		} else {
+			s.introspect(w, r)
 		}
 		return
 	}
