@@ -184,6 +184,7 @@ type apiError struct {
 type errorDetail struct {
 	Message     string              `json:"message"`
 	Code        string              `json:"code"`
+	ErrorType   string              `json:"errorType"` // e.g. REQUIRED_FIELD (HubSpot's forms API)
 	SubCategory string              `json:"subCategory"`
 	In          string              `json:"in"` // "body" for the request's own shape
 	Context     map[string][]string `json:"context"`

@@ -14,9 +14,10 @@ import (
 // mapping changes.
 const CodeRequiredProperty = "REQUIRED_PROPERTY"
 
-// requiredName finds a property name in a "... is required" message: `Property "x" is required`,
-// `x is required`, `required property 'x'`.
-var requiredName = regexp.MustCompile(`(?i)(?:propert(?:y|ies)\s*[:"'\x60]?\s*["'\x60]?([a-z0-9_]{1,100})["'\x60]?\s+(?:is|are)\s+required|\b([a-z0-9_]{1,100})["'\x60]?\s+is\s+required|required\s+propert(?:y|ies)\s*[:"'\x60]?\s*["'\x60]?([a-z0-9_]{1,100}))`)
+// requiredName finds a property name in a "required" message: `Property "x" is required`, `x is required`,
+// `required property 'x'`, and HubSpot's forms style `Required field '0-1/x' is missing` (object type prefix
+// dropped).
+var requiredName = regexp.MustCompile(`(?i)(?:propert(?:y|ies)\s*[:"'\x60]?\s*["'\x60]?([a-z0-9_]{1,100})["'\x60]?\s+(?:is|are)\s+required|\b([a-z0-9_]{1,100})["'\x60]?\s+is\s+required|required\s+(?:propert(?:y|ies)|field)\s*:?\s*["'\x60](?:\d+-\d+/)?([a-z0-9_]{1,100})["'\x60])`)
 
 // requiredProperty reports whether ae is HubSpot refusing a write for a missing required property, and names
 // the property when HubSpot's error does (errors[].context.propertyName, context.propertyName, or the
@@ -48,7 +49,7 @@ func requiredProperty(ae apiError) (string, bool) {
 		if d.In == "body" {
 			return "", false // the request body's own shape, not an account rule
 		}
-		consider(d.Code, d.Message, d.Context)
+		consider(d.Code+" "+d.ErrorType, d.Message, d.Context)
 	}
 	if !found || name == "" {
 		consider(ae.SubCategory, ae.Message, ae.Context)

@@ -55,6 +55,8 @@ func TestRequiredPropertyParsing(t *testing.T) {
 		ok   bool
 	}{
 		{"message only", apiError{Category: "VALIDATION_ERROR", Message: `Property "close_date" is required`}, "close_date", true},
+		{"forms style", apiError{Category: "VALIDATION_ERROR", Message: "The request is not valid",
+			Errors: []errorDetail{{Message: "Error in 'fields.0-1/lifecyclestage'. Required field '0-1/lifecyclestage' is missing", ErrorType: "REQUIRED_FIELD"}}}, "lifecyclestage", true},
 		{"required but unnamed", apiError{Category: "VALIDATION_ERROR", Message: "A required field of the create form is missing"}, "", true},
 		{"other validation", apiError{Category: "VALIDATION_ERROR", Message: "Property values were not valid: bad owner"}, "", false},
 		{"not validation", apiError{Category: "CONFLICT", Message: "x is required"}, "", false},

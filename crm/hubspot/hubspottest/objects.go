@@ -341,12 +341,13 @@ func (s *Server) missingRequired(objectType string, props map[string]string) str
 
 // requiredErr is the 400 of a write missing a property the account requires. HubSpot's changelog ("Breaking
 // Change: CRM API Write Validation Enforcement Starting with the 2026-09 API Version") shows only
-// {"category":"VALIDATION_ERROR","message":"...",...}; the rest of this body (the detail's code and its
-// context.propertyName) follows HubSpot's general error shape and is not confirmed.
+// {"category":"VALIDATION_ERROR","message":"...",...}; the detail here copies the shape of HubSpot's forms API
+// for a missing required field (errorType REQUIRED_FIELD, "Required field 'x' is missing", as reported in
+// verbb/formie#2618), which the CRM API may or may not share: not confirmed.
 func requiredErr(prop string) hsError {
-	e := newErr("VALIDATION_ERROR", "Property values were not valid: "+prop+" is required by a rule of this account")
-	e.Errors = []map[string]any{{"message": fmt.Sprintf("Property %q is required", prop), "code": "REQUIRED_PROPERTY",
-		"context": map[string][]string{"propertyName": {prop}}}}
+	e := newErr("VALIDATION_ERROR", "The request is not valid")
+	e.Errors = []map[string]any{{"message": fmt.Sprintf("Error in 'properties.%s'. Required field '%s' is missing", prop, prop),
+		"errorType": "REQUIRED_FIELD"}}
 	return e
 }
 
