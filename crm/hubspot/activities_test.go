@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,20 +132,40 @@ func TestLogActivitiesContactGone(t *testing.T) {
 	e := newEnv(t, hubspottest.Options{}, Config{}, Options{})
 	alive := e.srv.SeedContact(map[string]string{"lastname": "Alive"})
 	gone := e.srv.SeedContact(map[string]string{"lastname": "Gone"})
+	merged := e.srv.SeedContact(map[string]string{"lastname": "Merged"})
 	e.srv.DeleteContact(gone)
+	e.srv.DeleteContact(merged)
 	for _, tc := range []struct {
-		name string
-		acts []crm.Activity
-		bad  int
+		name  string
+		acts  []crm.Activity
+		bad   []int
+		calls int // batch creates: the rejected one, then one for the others
 	}{
-		{"alone (404)", activities(gone, 1), 0},
-		{"in a batch (207)", append(activities(alive, 2), activities(gone, 1)...), 2},
+		{"alone", activities(gone, 1), []int{0}, 1},
+		{"in a batch", append(append(activities(alive, 4), activities(gone, 2)...), append(activities(alive, 3), activities(merged, 1)...)...),
+			[]int{4, 5, 9}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			before, stored := e.srv.Calls(hubspottest.CommsBatchCreate), len(e.srv.Communications())
+			for i := range tc.acts {
+				tc.acts[i].SourceID = fmt.Sprint(tc.name, i)
+			}
 			res := mustLog(t, e.client, tc.acts)
-			ce := crm.Classify(res[tc.bad].Err)
-			if ce == nil || ce.Action != crm.Permanent || ce.Code != crm.CodeContactGone {
-				t.Errorf("result %d = %+v, want Permanent %s", tc.bad, res[tc.bad], crm.CodeContactGone)
+			for i, r := range res {
+				ce := crm.Classify(r.Err)
+				if slices.Contains(tc.bad, i) {
+					if ce == nil || ce.Action != crm.Permanent || ce.Code != crm.CodeContactGone {
+						t.Errorf("result %d = %+v, want Permanent %s", i, r, crm.CodeContactGone)
+					}
+				} else if r.Err != nil || r.ID == "" {
+					t.Errorf("result %d = %+v, want logged", i, r)
+				}
+			}
+			if n := e.srv.Calls(hubspottest.CommsBatchCreate) - before; n != tc.calls {
+				t.Errorf("%d batch creates, want %d (the culprits picked by INVALID_OBJECT_IDS, not by bisecting)", n, tc.calls)
+			}
+			if n := len(e.srv.Communications()) - stored; n != len(tc.acts)-len(tc.bad) {
+				t.Errorf("%d communications stored, want %d", n, len(tc.acts)-len(tc.bad))
 			}
 		})
 	}
