@@ -84,6 +84,8 @@ type Destination struct {
 	Type     string `yaml:"type"`
 	TimeZone string `yaml:"time_zone"`
 	Output   string `yaml:"output"` // log destinations
+	// Events are the kinds of event the destination syncs: "sms", "calls" or both (the default, nil).
+	Events []string `yaml:"events"`
 	// MappingPath is the mapping file (resolved against the config's folder), or "" for an inline mapping
 	// (MappingNode) or the built-in default (both empty).
 	MappingPath string     `yaml:"-"`
@@ -93,6 +95,24 @@ type Destination struct {
 	File     string         `yaml:"-"` // the config file it came from
 	Node     *yaml.Node     `yaml:"-"` // the whole destination, interpolated
 	Line     int            `yaml:"-"`
+}
+
+// Syncs reports whether d syncs events of class (ClassSMS or ClassCall): its events list names it ("sms",
+// "calls"), or is empty (both).
+func (d Destination) Syncs(class string) bool {
+	if len(d.Events) == 0 {
+		return true
+	}
+	want := "sms"
+	if class == ClassCall {
+		want = "calls"
+	}
+	for _, e := range d.Events {
+		if e == want {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadConfig reads, interpolates, checks and defaults the configuration at path. getenv supplies ${VAR}s.

@@ -22,7 +22,7 @@ func destinationKeys(typ string) ([]string, bool) {
 	return yamlKeys(t.config), true
 }
 
-var commonDestKeys = []string{"name", "type", "time_zone", "mapping", "output"}
+var commonDestKeys = []string{"name", "type", "time_zone", "mapping", "output", "events"}
 
 func checkDestination(d *Destination, n *yaml.Node, dir, field string, add func(int, string, string, ...any)) {
 	if n.Kind != yaml.MappingNode {
@@ -75,6 +75,7 @@ func checkDestination(d *Destination, n *yaml.Node, dir, field string, add func(
 	}
 	d.Location = loc
 	d.Node = n
+	checkEvents(d, n, field, add)
 	if d.Type == "log" {
 		if d.Output == "" {
 			add(n.Line, field+".output", "required for a log destination (a file path, or - for stdout)")

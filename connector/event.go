@@ -168,15 +168,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-// CallEvent reads the id and eventName of a call webhook (CDR, VM, RECORDING), for deduplication.
-func CallEvent(body []byte) (id, eventName string, err error) {
-	p, _, err := decodePayload(body)
-	if err != nil {
-		return "", "", err
-	}
-	probs := map[string]string{}
-	id, _ = p.str("id", probs)
-	eventName, _ = p.str("eventName", probs)
-	return strings.TrimSpace(id), eventName, nil
-}

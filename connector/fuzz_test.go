@@ -101,7 +101,18 @@ func FuzzReceiver(f *testing.F) {
 		wantStatus, wantID := store.Ignored, ""
 		var wantProblems map[string]string
 		if call {
-			wantID, _, parseErr = CallEvent(body)
+			ev, name, problems, err := parseCall(body, r.srv.cfg.Phone.DefaultRegion, nil)
+			parseErr = err
+			switch {
+			case !containsName(callNames, name):
+			case len(problems) > 0:
+				wantStatus, wantProblems = store.Quarantined, problems
+			default:
+				wantStatus = store.Accepted
+			}
+			if problems["id"] == "" {
+				wantID = ev.ID
+			}
 		} else {
 			sms, name, problems, err := parseSMS(body, r.srv.cfg.Phone.DefaultRegion, nil)
 			parseErr = err

@@ -159,7 +159,8 @@ func (l *loop) linger(ctx context.Context) {
 // work is one claimed job on its way through a batch.
 type work struct {
 	c       store.Claimed
-	sms     crm.SMS
+	sms     crm.SMS          // the event: an SMS, or a call (sms.Call set)
+	m       *mapping.Mapping // the mapping section for the event's kind (m.For)
 	queries []crm.ContactQuery
 	contact *crm.Contact
 	done    bool // an outcome is decided
@@ -186,17 +187,21 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 			w.decide(store.Outcome{State: store.Dead, Error: "event body was erased (retention) before delivery"})
 			continue
 		}
-		sms, _, problems, err := parseSMS(c.Event.Raw, l.s.cfg.Phone.DefaultRegion, l.s.phones)
+		parse := parseSMS
+		if c.Event.Class == ClassCall {
+			parse = parseCall
+		}
+		sms, _, problems, err := parse(c.Event.Raw, l.s.cfg.Phone.DefaultRegion, l.s.phones)
 		if err != nil || len(problems) > 0 {
 			w.decide(store.Outcome{State: store.Dead, Error: fmt.Sprintf("stored event no longer parses: %v %v", err, problems)})
 			continue
 		}
-		w.sms = sms
-		if reason := m.Skip(sms); reason != "" {
+		w.sms, w.m = sms, m.For(sms)
+		if reason := w.m.Skip(sms); reason != "" {
 			w.decide(store.Outcome{State: store.Skipped, Error: "skipped: " + reason})
 			continue
 		}
-		w.queries = m.Queries(sms)
+		w.queries = w.m.Queries(sms)
 	}
 	l.checkAmbiguous(ctx, m, ws, now)
 	l.matchContacts(ctx, m, ws, now)
@@ -251,7 +256,7 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 		if w.done || !w.c.Job.Ambiguous {
 			continue
 		}
-		probe, err := m.Apply(w.sms, nil, "")
+		probe, err := w.m.Apply(w.sms, nil, "")
 		if err != nil || probe.IDField == "" {
 			continue
 		}
@@ -263,21 +268,43 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 		ask = append(ask, w)
 		probes = append(probes, probe)
 	}
+	// One look-up covers activities of one kind with one id field (a call and an SMS may be different CRM
+	// objects, and the calls section may name another id field).
+	type kind struct {
+		idField string
+		call    bool
+	}
+	var kinds []kind
+	groups := map[kind][]int{}
+	for i, p := range probes {
+		k := kind{p.IDField, p.Call != nil}
+		if _, ok := groups[k]; !ok {
+			kinds = append(kinds, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
 	batch := max(l.client.Limits().WriteBatch, 1)
-	for start := 0; start < len(ask); start += batch {
-		end := min(start+batch, len(ask))
-		l.count("lookup")
-		ids, err := finder.FindActivities(ctx, probes[start:end])
-		if err == nil && len(ids) != end-start {
-			err = fmt.Errorf("adapter returned %d results for %d look-ups", len(ids), end-start)
-		}
-		if err != nil {
-			l.settle(ask[start:end], sameErr(err, end-start), false, false)
-			continue
-		}
-		for i, w := range ask[start:end] {
-			if ids[i] != "" {
-				w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
+	for _, k := range kinds {
+		idx := groups[k]
+		for start := 0; start < len(idx); start += batch {
+			part := idx[start:min(start+batch, len(idx))]
+			ws, ps := make([]*work, len(part)), make([]crm.Activity, len(part))
+			for i, j := range part {
+				ws[i], ps[i] = ask[j], probes[j]
+			}
+			l.count("lookup")
+			ids, err := finder.FindActivities(ctx, ps)
+			if err == nil && len(ids) != len(ps) {
+				err = fmt.Errorf("adapter returned %d results for %d look-ups", len(ids), len(ps))
+			}
+			if err != nil {
+				l.settle(ws, sameErr(err, len(ws)), false, false)
+				continue
+			}
+			for i, w := range ws {
+				if ids[i] != "" {
+					w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
+				}
 			}
 		}
 	}
@@ -299,9 +326,13 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 		var queries []crm.ContactQuery
 		found := map[string]*crm.Contact{}
 		searched := map[string]bool{}
+		pickWith := map[string]*mapping.Mapping{} // query key -> the mapping of the first job asking it
 		for _, w := range need {
 			q := w.queries[round]
 			key := q.Key()
+			if pickWith[key] == nil {
+				pickWith[key] = w.m
+			}
 			if c, ok, err := l.s.store.CachedContact(l.dest.Name, key, now); err == nil && ok {
 				l.cacheMetric("hit")
 				found[key] = &crm.Contact{ID: c.ID, Kind: c.Kind, OwnerID: c.OwnerID, CompanyID: c.CompanyID}
@@ -342,7 +373,7 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 			}
 			for i, q := range chunk {
 				if len(res[i]) > 0 {
-					c := m.Pick(res[i])
+					c := pickWith[q.Key()].Pick(res[i])
 					found[q.Key()] = &c
 					fresh[q.Key()] = l.cacheEntry(c, now)
 				}
@@ -385,7 +416,7 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 		if w.done || w.contact != nil {
 			continue
 		}
-		switch policy := m.NoMatch(); {
+		switch policy := w.m.NoMatch(); {
 		case policy == "skip":
 			w.decide(store.Outcome{State: store.Skipped, Error: "skipped: no matching contact"})
 		case policy == "create" && len(w.queries) > 0:
@@ -405,12 +436,12 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 		}
 		group := groups[key]
 		w := group[0]
-		owner, err := l.owner(ctx, m, w.sms, now)
+		owner, err := l.owner(ctx, w.m, w.sms, now)
 		if err != nil {
 			l.settle(group, sameErr(err, len(group)), false, false)
 			continue
 		}
-		nc, err := m.NewContact(w.sms, owner)
+		nc, err := w.m.NewContact(w.sms, owner)
 		if err != nil {
 			for _, g := range group {
 				g.decide(store.Outcome{State: store.Dead, Attempted: true, Error: "mapping (create): " + err.Error()})
@@ -482,12 +513,12 @@ func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now t
 			handBack(ws, now)
 			return
 		}
-		owner, err := l.owner(ctx, m, w.sms, now)
+		owner, err := l.owner(ctx, w.m, w.sms, now)
 		if err != nil {
 			l.settle([]*work{w}, []error{err}, false, false)
 			continue
 		}
-		act, err := m.Apply(w.sms, w.contact, owner)
+		act, err := w.m.Apply(w.sms, w.contact, owner)
 		if err != nil {
 			w.decide(store.Outcome{State: store.Dead, Attempted: true, Error: "mapping: " + err.Error()})
 			continue

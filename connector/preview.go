@@ -2,6 +2,7 @@ package connector
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/onoffsync/onoffsync/crm"
 )
@@ -27,7 +28,8 @@ type PreviewQuery struct {
 	PhoneFields []string `json:"phone_fields,omitempty"`
 }
 
-// Preview runs d's mapping over a webhook body: skip rules, contact queries, the contact it would create, and
+// Preview runs d's mapping over a webhook body (an SMS, or a call event: CDR, VM, RECORDING, with the mapping's
+// calls section): skip rules, contact queries, the contact it would create, and
 // the activity it would log on a placeholder matched contact.
 func Preview(d Destination, region string, body []byte) (*PreviewResult, error) {
 	m, err := LoadMapping(d)
@@ -38,8 +40,18 @@ func Preview(d Destination, region string, body []byte) (*PreviewResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	if name != "SMS" {
+	if containsName(callNames, strings.ToUpper(strings.TrimSpace(name))) {
+		if sms, name, problems, err = ParseCall(body, region); err != nil {
+			return nil, err
+		}
+		if !d.Syncs(ClassCall) {
+			return nil, fmt.Errorf("destination %s does not sync calls (its events: %v)", d.Name, d.Events)
+		}
+		m = m.For(sms)
+	} else if name != "SMS" {
 		return nil, fmt.Errorf("eventName %q is stored but not synced", name)
+	} else if !d.Syncs(ClassSMS) {
+		return nil, fmt.Errorf("destination %s does not sync SMS (its events: %v)", d.Name, d.Events)
 	}
 	if len(problems) > 0 {
 		return &PreviewResult{Mapping: m.Source(), Event: sms, Problems: problems}, fmt.Errorf("the receiver would quarantine this event: %v", problems)

@@ -22,6 +22,9 @@ type SMS struct {
 	ExternalName    string
 	ExternalEmail   string
 	ExternalCompany string // undocumented field; filled when the payload carries one
+	// Call is set when the event is a call (CDR, VM, RECORDING) rather than an SMS; see Call for how the
+	// fields above read then.
+	Call *Call `json:",omitempty"`
 }
 
 // Contact is a CRM record an SMS can be logged on.
@@ -75,9 +78,11 @@ type NewContact struct {
 	Fields    map[string]string // extra CRM fields from the mapping, by CRM field name
 }
 
-// Activity is one SMS to log on a contact's timeline.
+// Activity is one SMS or call to log on a contact's timeline.
 type Activity struct {
-	SourceID    string    // the Onoff SMS id
+	// SourceID is the Onoff id: the SMS id, or for a call "call:" and the call event's id, so the two
+	// kinds never share an id (in the ledger, the id field, a batch's trace ids).
+	SourceID    string
 	ContactID   string    // "" when logging without a contact (where the CRM allows it)
 	ContactKind string    // KindContact or KindLead
 	CompanyID   string    // associate/relate to this company too; "" for none
@@ -90,6 +95,9 @@ type Activity struct {
 	IDField string
 	// IDFieldUnique says the CRM enforces IDField's uniqueness, so it can be read or upserted without search lag.
 	IDFieldUnique bool
+	// Call is set for a call: the adapter logs a call (HubSpot Call engagement, Salesforce Task of subtype
+	// Call) from it, beside the mapping's Fields. nil for an SMS.
+	Call *Call `json:",omitempty"`
 }
 
 // Result is the outcome of one activity in a batch: the CRM record id, or an error (usually an *Error).
@@ -135,7 +143,8 @@ type Client interface {
 // ambiguously (a timeout, a crash after sending): after a crash that can be a whole batch, hence one call.
 type ActivityFinder interface {
 	// FindActivities returns, for each activity in order, the id of the record holding its SourceID in its
-	// IDField, or "" when there is none. The activities share one IDField; there are at most
+	// IDField, or "" when there is none. The activities share one IDField and one kind (all calls or all
+	// SMS); there are at most
 	// Limits().WriteBatch of them. A non-nil error fails the whole call.
 	FindActivities(ctx context.Context, acts []Activity) ([]string, error)
 	// IndexLag is how long after a write FindActivities may still miss it (0 when it reads without a search

@@ -47,6 +47,7 @@ type Mapping struct {
 	crm    string
 	loc    *time.Location
 	s      spec
+	calls  *Mapping // the calls: section as a mapping of its own (calls.go); nil in that view itself
 }
 
 // Default returns the built-in default mapping for crmName (hubspot, salesforce or log), as commented YAML
@@ -61,29 +62,32 @@ func Default(crmName string) ([]byte, error) {
 // LoadDefault returns the built-in default mapping for opts.CRM. It fails when opts.CRM has none.
 func LoadDefault(opts Options) (*Mapping, error) {
 	loc := cmp.Or(opts.Location, time.UTC)
-	base, err := builtin(opts.CRM, loc)
+	base, calls, err := builtin(opts.CRM, loc)
 	if err != nil {
 		return nil, err
 	}
-	return &Mapping{source: "built-in " + opts.CRM, crm: opts.CRM, loc: loc, s: base}, nil
+	m := &Mapping{source: "built-in " + opts.CRM, crm: opts.CRM, loc: loc, s: base}
+	return m.withCalls(calls), nil
 }
 
-// builtin parses and checks the embedded default for crmName.
-func builtin(crmName string, loc *time.Location) (spec, error) {
+// builtin parses and checks the embedded default for crmName: its SMS section and its calls section.
+func builtin(crmName string, loc *time.Location) (spec, spec, error) {
 	data, err := Default(crmName)
 	if err != nil {
-		return spec{}, err
+		return spec{}, spec{}, err
 	}
 	var ps problems
 	file := "built-in " + crmName
 	doc, ok := decodeYAML(file, data, &ps)
 	if !ok {
-		return spec{}, ps.err()
+		return spec{}, spec{}, ps.err()
 	}
 	p := parser{file: file, funcs: funcs(loc), ps: &ps}
 	s := p.parseSpec(doc, neutral())
+	calls := p.callsSpec(s, nil)
 	check(s, crmName, &ps)
-	return s, ps.err()
+	checkCalls(calls, crmName, &ps)
+	return s, calls, ps.err()
 }
 
 // Load reads and parses the mapping file at path. Errors are an *Error listing every problem, or the
@@ -113,21 +117,26 @@ func Parse(file string, data []byte, opts Options) (*Mapping, error) {
 func ParseNode(file string, node *yaml.Node, opts Options) (*Mapping, error) {
 	loc := cmp.Or(opts.Location, time.UTC)
 	base := neutral()
+	var baseCalls *spec
 	if opts.CRM != "" {
-		b, err := builtin(opts.CRM, loc)
+		b, bc, err := builtin(opts.CRM, loc)
 		if err != nil {
 			return nil, err
 		}
-		base = b
+		base, baseCalls = b, &bc
+		base.callsNode = nil // the calls section written here, if any, is the one to overlay
 	}
 	var ps problems
 	p := parser{file: file, funcs: funcs(loc), ps: &ps}
 	s := p.parseSpec(node, base)
+	calls := p.callsSpec(s, baseCalls)
 	check(s, opts.CRM, &ps)
+	checkCalls(calls, opts.CRM, &ps)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	return &Mapping{source: file, crm: opts.CRM, loc: loc, s: s}, nil
+	m := &Mapping{source: file, crm: opts.CRM, loc: loc, s: s}
+	return m.withCalls(calls), nil
 }
 
 // Source names where the mapping came from: its file, or "built-in hubspot".
@@ -276,10 +285,13 @@ func (m *Mapping) StaticOwner(userEmail string) (string, bool) {
 func (m *Mapping) DefaultOwner() string { return m.s.defaultOwner }
 
 // Apply renders the activity for ev logged on c (nil for no contact) and owned by ownerID. Fields that
-// render empty (or only spaces) are left out. It fails only when a template fails to execute.
+// render empty (or only spaces) are left out. It fails only when a template fails to execute. For a call it
+// renders with the calls section whichever view it is called on, and the activity carries the call.
 func (m *Mapping) Apply(ev crm.SMS, c *crm.Contact, ownerID string) (crm.Activity, error) {
+	m = m.For(ev)
 	a := crm.Activity{
-		SourceID:      ev.ID,
+		SourceID:      ev.ActivityID(),
+		Call:          ev.Call,
 		OwnerID:       ownerID,
 		Timestamp:     ev.Date,
 		IDField:       m.s.idField,

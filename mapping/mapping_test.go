@@ -55,7 +55,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "version: 1\nactivities: {}\n",
-			want: []string{`m.yaml:2: activities: unknown key "activities" (want one of activity, create, match, owner, skip, version)`},
+			want: []string{`m.yaml:2: activities: unknown key "activities" (want one of activity, calls, create, match, owner, skip, version)`},
 		},
 		{
 			name: "template syntax",
@@ -80,7 +80,7 @@ func TestParseErrors(t *testing.T) {
 			crm:  "log",
 			yaml: "activity:\n  fields:\n    a: \"{{ .Evnt.Body }}\"\n    b: \"{{ .Event.External.Nope }}\"\n    c: \"{{ $.Contact.Mail }}\"\n",
 			want: []string{
-				`m.yaml:3: activity.fields.a: template: unknown field .Evnt (known: Event, Contact, Owner)`,
+				`m.yaml:3: activity.fields.a: template: unknown field .Evnt (known: Event, Call, Contact, Owner)`,
 				`m.yaml:4: activity.fields.b: template: unknown field .Event.External.Nope (known: Raw, E164, National, Trunk, Region)`,
 				`m.yaml:5: activity.fields.c: template: unknown field .Contact.Mail (known: ID, Kind, Name, FirstName, LastName, Email, OwnerID, CompanyID)`,
 			},
@@ -107,7 +107,7 @@ func TestParseErrors(t *testing.T) {
 				`m.yaml:3: match.prefer[0]: "newest" is not one of contact_before_lead, lead_before_contact, most_recently_modified, least_recently_modified`,
 				`m.yaml:4: match.on_no_match: "ignore" is not one of create, log_without_contact, skip`,
 				`m.yaml:6: create.kind: "person" is not one of contact, lead`,
-				`m.yaml:8: skip[0].direction: "OUT" is not one of SENT, RECEIVED`,
+				`m.yaml:8: skip[0].direction: "OUT" is not one of SENT, RECEIVED, INBOUND, OUTBOUND`,
 				`m.yaml:8: skip[0]: a skip rule needs at least one condition (external_number, user_email, user_number, direction)`,
 			},
 		},

@@ -93,6 +93,10 @@ type spec struct {
 	associateCompany bool
 	fields           []namedTmpl
 	fieldsAt         pos
+
+	callsNode *yaml.Node // the calls: section as written, parsed by callsSpec (calls.go)
+	callsAt   pos
+	prefix    string // "calls." for a calls spec: field paths in problems start with it
 }
 
 // Enumerations.
@@ -112,7 +116,7 @@ var (
 	noMatchValues = []string{NoMatchCreate, NoMatchLog, NoMatchSkip}
 	preferValues  = []string{PreferContactBeforeLead, PreferLeadBeforeContact, PreferRecent, PreferOldest}
 	kinds         = []string{crm.KindContact, crm.KindLead}
-	directions    = []string{"SENT", "RECEIVED"}
+	directions    = []string{"SENT", "RECEIVED", "INBOUND", "OUTBOUND"} // a call's INBOUND is RECEIVED, OUTBOUND SENT
 )
 
 // neutral is the spec every mapping starts from when no CRM is named (and the built-ins themselves).
@@ -354,10 +358,10 @@ func samples() []data {
 	}
 	c := crm.Contact{ID: "1", Kind: crm.KindContact, Name: "Jane Smith", FirstName: "Jane", LastName: "Smith",
 		Email: "jane@example.com", OwnerID: "2", CompanyID: "3"}
-	return []data{
+	return append([]data{
 		newData(full, &c, "2", utc),
 		newData(crm.SMS{Direction: "RECEIVED"}, nil, "", utc),
-	}
+	}, callSamples(full, &c)...)
 }
 
 // parseSpec overlays the document in root onto base.
@@ -372,13 +376,14 @@ func (p *parser) parseSpec(root *yaml.Node, base spec) spec {
 		}
 		root = root.Content[0]
 	}
-	p.object(root, "", map[string]func(k, v *yaml.Node, f string){
+	p.object(root, s.prefix, map[string]func(k, v *yaml.Node, f string){
 		"version": func(_, v *yaml.Node, f string) {
 			if v.Value != "1" {
 				p.errorf(v, f, "unsupported version %q (want 1)", v.Value)
 			}
 		},
-		"skip": func(_, v *yaml.Node, f string) { s.skip = p.skipRules(v, f) },
+		"skip":  func(_, v *yaml.Node, f string) { s.skip = p.skipRules(v, f) },
+		"calls": func(k, v *yaml.Node, f string) { s.callsNode, s.callsAt = v, p.at(k) },
 		"match": func(_, v *yaml.Node, f string) {
 			p.object(v, f, map[string]func(k, v *yaml.Node, f string){
 				"keys": func(_, v *yaml.Node, f string) {
@@ -492,7 +497,7 @@ func (p *parser) skipRules(v *yaml.Node, field string) []skipRule {
 			"user_number":     patterns(&r.userNumber),
 			"direction": func(_, v *yaml.Node, f string) {
 				if d, ok := p.enum(v, f, directions); ok {
-					r.direction = d
+					r.direction = callDirectionAlias(d)
 					conds++
 				}
 			},
@@ -541,7 +546,9 @@ var (
 
 // check reports problems with the spec as a whole, for the given CRM ("" for no CRM-specific checks).
 func check(s spec, crmName string, ps *problems) {
-	add := func(at pos, field, format string, args ...any) { ps.add(at.file, at.line, field, format, args...) }
+	add := func(at pos, field, format string, args ...any) {
+		ps.add(at.file, at.line, s.prefix+field, format, args...)
+	}
 	if s.onNoMatch == NoMatchCreate {
 		if len(s.keys) == 0 {
 			add(s.onNoMatchAt, "match.on_no_match", "create needs at least one match key (match.keys), or every SMS would create a contact")
@@ -559,13 +566,19 @@ func check(s spec, crmName string, ps *problems) {
 		if s.kind == crm.KindLead {
 			add(s.kindAt, "create.kind", "HubSpot has no leads to create here: use contact")
 		}
-		if !hasField(s.fields, "hs_communication_body") {
+		if s.prefix != "" {
+			reserved = append(reserved, hubspotCallReserved...)
+			checkHubSpotCallFields(s, add)
+		} else if !hasField(s.fields, "hs_communication_body") {
 			add(s.fieldsAt, "activity.fields", "hs_communication_body is required")
 		}
 	case "salesforce":
 		nameRE = salesforceName
 		reserved = []string{"WhoId", "WhatId", "OwnerId"}
-		if !hasField(s.fields, "Subject") {
+		if s.prefix != "" {
+			reserved = append(reserved, salesforceCallReserved...)
+		}
+		if s.prefix == "" && !hasField(s.fields, "Subject") { // a call's Task defaults to the Subject "Call"
 			add(s.fieldsAt, "activity.fields", "Subject is required")
 		}
 		if s.onNoMatch == NoMatchCreate {

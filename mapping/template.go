@@ -17,6 +17,7 @@ import (
 // data is what every template sees as its dot.
 type data struct {
 	Event   event
+	Call    call // the call's details when the event is a call (calls.go); zero for an SMS
 	Contact contact
 	Owner   string // the CRM owner id chosen for the activity, "" for none
 }
@@ -85,6 +86,7 @@ func newData(ev crm.SMS, c *crm.Contact, ownerID string, loc *time.Location) dat
 			ExternalCompany: ev.ExternalCompany,
 		},
 		Owner: ownerID,
+		Call:  newCall(ev.Call, loc),
 	}
 	if c != nil {
 		d.Contact = contact{
@@ -114,6 +116,7 @@ func funcs(loc *time.Location) template.FuncMap {
 		"richtext":  richtext,
 		"firstName": firstName,
 		"lastName":  lastName,
+		"join":      joinStrings,
 	}
 }
 

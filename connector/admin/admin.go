@@ -176,28 +176,10 @@ func (a *Service) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
 	return quarantined(e, true), nil
 }
 
-// QuarantineRequeue re-validates a quarantined event (with today's rules and config): a now-valid SMS leaves
-// the quarantine and gets one job per destination.
+// QuarantineRequeue re-validates a quarantined event (with today's rules and config): a now-valid SMS or call
+// leaves the quarantine and gets one job per destination that syncs its kind.
 func (a *Service) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
-	var dests []string
-	for _, d := range a.cfg.Destinations {
-		dests = append(dests, d.Name)
-	}
-	e, err := a.store.RequeueQuarantined(seq, func(e store.Event) (store.Event, []string) {
-		sms, name, problems, err := connector.ParseSMS(e.Raw, a.cfg.Phone.DefaultRegion)
-		switch {
-		case err != nil:
-			e.Problems = map[string]string{"body": err.Error()}
-		case name != "SMS":
-			e.Status, e.EventName, e.Problems = store.Ignored, name, nil
-		case len(problems) > 0:
-			e.Problems = problems
-		default:
-			e.Status, e.SourceID, e.EventName, e.Problems = store.Accepted, sms.ID, name, nil
-			return e, dests
-		}
-		return e, nil
-	})
+	e, err := a.store.RequeueQuarantined(seq, a.cfg.Revalidate)
 	if err != nil {
 		return QuarantinedEvent{}, err
 	}
