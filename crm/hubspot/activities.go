@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -12,12 +13,28 @@ import (
 	"github.com/onoffsync/onoffsync/crm"
 )
 
-// HubSpot-defined association types from a communication.
+// HubSpot-defined association types from a communication, and from a call.
 const (
-	assocContact = 81
-	assocCompany = 87
-	writeBatch   = 100
+	assocContact     = 81
+	assocCompany     = 87
+	assocCallContact = 194
+	assocCallCompany = 182
+	writeBatch       = 100
 )
+
+// Object types activities are logged as: an SMS is a communication, a call a call engagement.
+const (
+	objComms = "communications"
+	objCalls = "calls"
+)
+
+// objectOf is the HubSpot object an activity is logged as.
+func objectOf(a crm.Activity) string {
+	if a.Call != nil {
+		return objCalls
+	}
+	return objComms
+}
 
 type assocSpec struct {
 	Category string `json:"associationCategory"`
@@ -40,6 +57,7 @@ type item struct {
 	idx int // position in the caller's slice
 	act crm.Activity
 	in  createInput
+	obj string // objComms or objCalls
 }
 
 // LogActivities creates the activities as SMS communications with POST .../communications/batch/create,
@@ -65,12 +83,22 @@ func (c *Client) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.
 			in.TraceID = "input-" + strconv.Itoa(i)
 		}
 		seen[in.TraceID] = true
-		items = append(items, item{idx: i, act: a, in: in})
+		items = append(items, item{idx: i, act: a, in: in, obj: objectOf(a)})
 	}
-	for start := 0; start < len(items); start += writeBatch {
-		chunk := items[start:min(start+writeBatch, len(items))]
-		if err := c.logBatch(ctx, chunk, res, start == 0); err != nil {
-			return nil, err
+	first := true
+	for _, obj := range []string{objComms, objCalls} {
+		var of []item
+		for _, it := range items {
+			if it.obj == obj {
+				of = append(of, it)
+			}
+		}
+		for start := 0; start < len(of); start += writeBatch {
+			chunk := of[start:min(start+writeBatch, len(of))]
+			if err := c.logBatch(ctx, chunk, res, first); err != nil {
+				return nil, err
+			}
+			first = false
 		}
 	}
 	return res, nil
@@ -83,10 +111,14 @@ func (c *Client) input(a crm.Activity) (createInput, error) {
 	if ts.IsZero() {
 		ts = c.now()
 	}
-	p := map[string]string{
-		"hs_communication_channel_type": "SMS",
-		"hs_communication_logged_from":  "CRM",
-		"hs_timestamp":                  ts.UTC().Format("2006-01-02T15:04:05.000Z"),
+	p := map[string]string{"hs_timestamp": ts.UTC().Format("2006-01-02T15:04:05.000Z")}
+	toContact, toCompany := assocContact, assocCompany
+	if a.Call != nil {
+		callProperties(p, a.Call)
+		toContact, toCompany = assocCallContact, assocCallCompany
+	} else {
+		p["hs_communication_channel_type"] = "SMS"
+		p["hs_communication_logged_from"] = "CRM"
 	}
 	if a.OwnerID != "" {
 		p["hubspot_owner_id"] = a.OwnerID
@@ -106,13 +138,56 @@ func (c *Client) input(a crm.Activity) (createInput, error) {
 	in := createInput{Properties: p, Associations: []association{}}
 	if a.ContactID != "" {
 		in.Associations = append(in.Associations, association{To: batchReadID{ID: a.ContactID},
-			Types: []assocSpec{{Category: "HUBSPOT_DEFINED", TypeID: assocContact}}})
+			Types: []assocSpec{{Category: "HUBSPOT_DEFINED", TypeID: toContact}}})
 	}
 	if a.CompanyID != "" {
 		in.Associations = append(in.Associations, association{To: batchReadID{ID: a.CompanyID},
-			Types: []assocSpec{{Category: "HUBSPOT_DEFINED", TypeID: assocCompany}}})
+			Types: []assocSpec{{Category: "HUBSPOT_DEFINED", TypeID: toCompany}}})
 	}
 	return in, nil
+}
+
+// callStatuses maps Onoff's call outcomes to hs_call_status values.
+var callStatuses = map[string]string{
+	crm.OutcomeAnswered: "COMPLETED",
+	crm.OutcomeMissed:   "NO_ANSWER",
+	crm.OutcomeBusy:     "BUSY",
+	crm.OutcomeFailed:   "FAILED",
+}
+
+// callProperties sets a call engagement's properties from the call: hs_call_direction, hs_call_duration in
+// milliseconds, hs_call_status (left out for a status onoffsync does not know), the numbers, and
+// hs_call_recording_url for a recording or voicemail link that is HTTPS (HubSpot plays only those).
+func callProperties(p map[string]string, c *crm.Call) {
+	p["hs_call_direction"] = c.Direction
+	p["hs_call_duration"] = strconv.FormatInt(c.Duration.Milliseconds(), 10)
+	if st := callStatuses[c.Outcome()]; st != "" {
+		p["hs_call_status"] = st
+	}
+	for k, ph := range map[string]crm.Phone{"hs_call_from_number": c.From, "hs_call_to_number": c.To} {
+		if v := cmpOr(ph.E164, strings.TrimSpace(ph.Raw)); v != "" {
+			p[k] = v
+		}
+	}
+	for _, u := range []string{c.RecordingURL, c.VoicemailURL} {
+		if httpsURL(u) {
+			p["hs_call_recording_url"] = u
+			break
+		}
+	}
+}
+
+// httpsURL reports whether u is an absolute https URL with a host.
+func httpsURL(u string) bool {
+	pu, err := url.Parse(strings.TrimSpace(u))
+	return err == nil && strings.EqualFold(pu.Scheme, "https") && pu.Host != ""
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // logBatch sends items in one batch create and records each outcome in res. When top is set, a failure of
@@ -123,7 +198,7 @@ func (c *Client) logBatch(ctx context.Context, items []item, res []crm.Result, t
 		inputs[i] = it.in
 	}
 	var resp batchResponse
-	_, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/batch/create"),
+	_, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects(items[0].obj, "/batch/create"),
 		body: map[string]any{"inputs": inputs}, write: true}, &resp)
 	if err == nil {
 		c.assign(items, resp, res)
@@ -285,7 +360,11 @@ func categoryError(ae apiError) *crm.Error {
 // to add it), an association to a missing object becomes CONTACT_GONE, a conflict naming the existing record
 // (a unique IDField) becomes Done, and so does a UNIQUE_VALUE_CONFLICT on the IDField.
 func inputError(ce *crm.Error, it item) *crm.Error {
-	if re, ok := requiredError(ce, apiErrorOf(ce), "activity.fields", "SMS communications"); ok {
+	what, field := "SMS communications", "activity.fields"
+	if it.obj == objCalls {
+		what, field = "calls", "calls.activity.fields"
+	}
+	if re, ok := requiredError(ce, apiErrorOf(ce), field, what); ok {
 		return re
 	}
 	if it.act.IDField != "" {
@@ -345,7 +424,7 @@ func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]str
 		if len(ids) == 0 {
 			continue
 		}
-		found, err := c.findByIDs(ctx, idf, acts[0].IDFieldUnique, ids)
+		found, err := c.findByIDs(ctx, objectOf(acts[0]), idf, acts[0].IDFieldUnique, ids)
 		if err != nil {
 			return nil, fmt.Errorf("find activities: %w", err)
 		}
@@ -357,13 +436,13 @@ func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]str
 }
 
 // findByIDs is findByID over as many calls as the search size limit needs: long Onoff ids halve the chunk.
-func (c *Client) findByIDs(ctx context.Context, idf string, unique bool, ids []string) (map[string]string, error) {
+func (c *Client) findByIDs(ctx context.Context, obj, idf string, unique bool, ids []string) (map[string]string, error) {
 	if !unique && len(ids) > 1 && !searchFits(idSearch(idf, ids)) {
-		a, err := c.findByIDs(ctx, idf, unique, ids[:len(ids)/2])
+		a, err := c.findByIDs(ctx, obj, idf, unique, ids[:len(ids)/2])
 		if err != nil {
 			return nil, err
 		}
-		b, err := c.findByIDs(ctx, idf, unique, ids[len(ids)/2:])
+		b, err := c.findByIDs(ctx, obj, idf, unique, ids[len(ids)/2:])
 		if err != nil {
 			return nil, err
 		}
@@ -372,7 +451,7 @@ func (c *Client) findByIDs(ctx context.Context, idf string, unique bool, ids []s
 		}
 		return a, nil
 	}
-	return c.findByID(ctx, idf, unique, ids)
+	return c.findByID(ctx, obj, idf, unique, ids)
 }
 
 // idSearch is the search for communications whose idf is one of ids.
@@ -386,7 +465,7 @@ func idSearch(idf string, ids []string) searchRequest {
 }
 
 // findByID maps each of ids to the communication whose idf holds exactly it.
-func (c *Client) findByID(ctx context.Context, idf string, unique bool, ids []string) (map[string]string, error) {
+func (c *Client) findByID(ctx context.Context, obj, idf string, unique bool, ids []string) (map[string]string, error) {
 	found := map[string]string{}
 	var objs []object
 	if unique {
@@ -395,14 +474,14 @@ func (c *Client) findByID(ctx context.Context, idf string, unique bool, ids []st
 		for _, id := range ids {
 			req.Inputs = append(req.Inputs, batchReadID{ID: id})
 		}
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/batch/read"), body: req}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects(obj, "/batch/read"), body: req}, &resp); err != nil {
 			return nil, err
 		}
 		objs = resp.Results
 	} else {
 		req := idSearch(idf, ids)
 		var resp searchResponse
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/search"), body: req, search: true}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects(obj, "/search"), body: req, search: true}, &resp); err != nil {
 			return nil, err
 		}
 		objs = resp.Results

@@ -16,6 +16,7 @@ import (
 const (
 	maxSubject     = 255
 	maxDescription = 32000
+	maxDisposition = 255
 	notProvided    = "[not provided]" // Salesforce's own filler for required fields (Web-to-Lead)
 	ownerTTL       = time.Hour
 )
@@ -301,7 +302,7 @@ func (c *Client) readExisting(ctx context.Context, acts []crm.Activity, idx []in
 }
 
 // taskRecord builds the Task: the mapping's Fields, plus what the adapter owns (WhoId, WhatId for Contacts
-// only, OwnerId, ActivityDate, Status, the id field).
+// only, OwnerId, ActivityDate, Status, the id field, and a call's fields).
 func (c *Client) taskRecord(a crm.Activity) map[string]any {
 	rec := map[string]any{"attributes": map[string]string{"type": "Task"}}
 	for k, v := range a.Fields {
@@ -311,8 +312,13 @@ func (c *Client) taskRecord(a crm.Activity) map[string]any {
 	}
 	if s, ok := rec["Subject"].(string); ok {
 		rec["Subject"] = truncate(s, maxSubject)
+	} else if a.Call != nil {
+		rec["Subject"] = "Call"
 	} else {
 		rec["Subject"] = "SMS"
+	}
+	if a.Call != nil {
+		callFields(rec, a.Call)
 	}
 	if s, ok := rec["Description"].(string); ok {
 		rec["Description"] = truncate(s, maxDescription)
@@ -344,6 +350,24 @@ func (c *Client) taskRecord(a crm.Activity) map[string]any {
 		rec[a.IDField] = a.SourceID
 	}
 	return rec
+}
+
+// callFields sets a call's Task fields: TaskSubtype Call (create only: an upsert that finds the Task already
+// there is handled by writeTasks), CallType Inbound or Outbound, CallDurationInSeconds (a number) and
+// CallDisposition, Onoff's status as received when it is one onoffsync knows (answered, missed, busy,
+// failed); an unknown status is left out (the mapping's Description carries it).
+func callFields(rec map[string]any, c *crm.Call) {
+	rec["TaskSubtype"] = "Call"
+	rec["CallType"] = "Inbound"
+	if c.Direction == crm.Outbound {
+		rec["CallType"] = "Outbound"
+	}
+	rec["CallDurationInSeconds"] = int64(c.Duration / time.Second)
+	if c.Outcome() != "" {
+		rec["CallDisposition"] = truncate(c.Status, maxDisposition)
+	} else {
+		delete(rec, "CallDisposition")
+	}
 }
 
 // truncate cuts s to at most n UTF-16 code units, as Salesforce counts string lengths (a character outside

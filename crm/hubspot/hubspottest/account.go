@@ -17,7 +17,12 @@ type Property struct {
 
 // defaultProperties are the HubSpot-defined properties the fake knows on each object.
 func defaultProperties() map[string]map[string]*Property {
-	out := map[string]map[string]*Property{"contacts": {}, "communications": {}}
+	out := map[string]map[string]*Property{"contacts": {}, "communications": {}, "calls": {}}
+	for _, n := range []string{"hs_timestamp", "hs_call_title", "hs_call_body", "hs_call_direction", "hs_call_duration",
+		"hs_call_status", "hs_call_from_number", "hs_call_to_number", "hs_call_recording_url", "hs_call_disposition",
+		"hubspot_owner_id", "hs_object_id", "createdate", "lastmodifieddate"} {
+		out["calls"][n] = &Property{Name: n, Type: "string"}
+	}
 	for _, n := range []string{"email", "firstname", "lastname", "phone", "mobilephone", "company", "hubspot_owner_id",
 		"associatedcompanyid", "lastmodifieddate", "createdate", "hs_object_id"} {
 		out["contacts"][n] = &Property{Name: n, Type: "string"}
@@ -33,7 +38,7 @@ func defaultProperties() map[string]map[string]*Property {
 	return out
 }
 
-// DeclareProperty adds (or replaces) a property on an object type ("contacts", "communications"), as an admin
+// DeclareProperty adds (or replaces) a property on an object type ("contacts", "communications", "calls"), as an admin
 // creating a custom property would.
 func (s *Server) DeclareProperty(objectType string, p Property) {
 	s.mu.Lock()
@@ -45,8 +50,8 @@ func (s *Server) DeclareProperty(objectType string, p Property) {
 		p.Type = "string"
 	}
 	s.props[objectType][p.Name] = &p
-	if objectType == "communications" && p.HasUniqueValue {
-		s.unique = p.Name
+	if p.HasUniqueValue && objectType != "contacts" {
+		s.unique[objectType] = p.Name
 	}
 }
 
@@ -71,6 +76,8 @@ var endpointScopes = map[string][]string{
 	CommsList: {"crm.objects.contacts.read"}, CommsSearch: {"crm.objects.contacts.read"},
 	CommsBatchRead: {"crm.objects.contacts.read"}, CommsCreate: {"crm.objects.contacts.write"},
 	CommsBatchCreate: {"crm.objects.contacts.write"}, AssociationsDefault: {"crm.objects.contacts.write"},
+	CallsSearch: {"crm.objects.contacts.read"}, CallsBatchRead: {"crm.objects.contacts.read"},
+	CallsCreate: {"crm.objects.contacts.write"}, CallsBatchCreate: {"crm.objects.contacts.write"},
 	Owners:     {"crm.objects.owners.read"},
 	Properties: {"crm.schemas.contacts.read", "crm.objects.contacts.read"},
 	// AccountDetails needs "oauth", which every app has.

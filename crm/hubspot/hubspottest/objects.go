@@ -39,8 +39,11 @@ type searchRequest struct {
 }
 
 func (s *Server) table(objectType string) map[string]*record {
-	if objectType == "contacts" {
+	switch objectType {
+	case "contacts":
 		return s.contacts
+	case "calls":
+		return s.callRecs
 	}
 	return s.comms
 }
@@ -197,7 +200,7 @@ func (s *Server) batchRead(w http.ResponseWriter, body []byte, objectType string
 	switch {
 	case req.IDProperty == "" || req.IDProperty == "hs_object_id":
 	case objectType == "contacts" && req.IDProperty == "email":
-	case objectType == "communications" && req.IDProperty == s.unique && s.unique != "":
+	case objectType != "contacts" && req.IDProperty == s.unique[objectType] && s.unique[objectType] != "":
 	default:
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", req.IDProperty+" is not a unique identifier property"))
 		return
@@ -248,8 +251,9 @@ type createInput struct {
 	TraceID string `json:"objectWriteTraceId"`
 }
 
-// validate checks one communications input; s.mu held. It returns the HTTP status and error of a bad input.
-func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsError) {
+// validate checks one communications or calls input; s.mu held. It returns the HTTP status and error of a bad
+// input.
+func (s *Server) validate(objectType string, in createInput, pending map[string]bool) (int, *hsError) {
 	fail := func(status int, category, msg string) (int, *hsError) {
 		e := newErr(category, msg)
 		if in.TraceID != "" {
@@ -262,7 +266,12 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 			return fail(400, "VALIDATION_ERROR", "Property values were not valid: "+k)
 		}
 	}
-	if prop := s.missingRequired("communications", in.Properties); prop != "" {
+	if objectType == "calls" {
+		if msg := s.badCallProperty(in.Properties); msg != "" {
+			return fail(400, "VALIDATION_ERROR", msg)
+		}
+	}
+	if prop := s.missingRequired(objectType, in.Properties); prop != "" {
 		e := requiredErr(prop)
 		if in.TraceID != "" {
 			e.Context = map[string][]string{"objectWriteTraceId": {in.TraceID}}
@@ -281,9 +290,9 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 			return fail(400, "VALIDATION_ERROR", "Property values were not valid: "+o+" is not a valid owner id")
 		}
 	}
-	if u := s.unique; u != "" && in.Properties[u] != "" {
+	if u := s.unique[objectType]; u != "" && in.Properties[u] != "" {
 		v := strings.ToLower(in.Properties[u])
-		for _, c := range s.comms {
+		for _, c := range s.table(objectType) {
 			if strings.ToLower(c.Properties[u]) == v {
 				return s.uniqueConflict(in, u, c.ID)
 			}
@@ -295,14 +304,60 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 	}
 	for _, a := range in.Associations {
 		for _, t := range a.Types {
-			switch t.TypeID {
-			case 81, 87:
-			default:
-				return fail(400, "VALIDATION_ERROR", "invalid association type "+strconv.Itoa(t.TypeID))
+			if _, ok := assocTypes[objectType][t.TypeID]; !ok {
+				return fail(400, "VALIDATION_ERROR", "invalid association type "+strconv.Itoa(t.TypeID)+" from "+objectType)
 			}
 		}
 	}
 	return 0, nil
+}
+
+// assocTypes are the HUBSPOT_DEFINED association types the fake accepts from each object, and the object
+// type each one points to.
+var assocTypes = map[string]map[int]string{
+	"communications": {81: "contacts", 87: "companies"},
+	"calls":          {194: "contacts", 182: "companies"},
+}
+
+// callStatuses are hs_call_status's options (shared/reference/hubspot.md, "Calls").
+var callStatuses = []string{"BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS",
+	"NO_ANSWER", "QUEUED", "RINGING"}
+
+// badCallProperty returns HubSpot's message for the first property of a call input that does not exist on
+// calls or holds a value HubSpot refuses, or ""; s.mu held. The message copies HubSpot's "Property values
+// were not valid: [{...error: PROPERTY_DOESNT_EXIST / INVALID_OPTION ...}]" shape.
+func (s *Server) badCallProperty(p map[string]string) string {
+	bad := func(name, code, msg string) string {
+		b, _ := json.Marshal([]map[string]any{{"isValid": false, "message": msg, "error": code, "name": name}})
+		return "Property values were not valid: " + string(b)
+	}
+	names := keys(p)
+	sort.Strings(names)
+	for _, k := range names {
+		v := p[k]
+		if s.props["calls"][k] == nil {
+			return bad(k, "PROPERTY_DOESNT_EXIST", fmt.Sprintf("Property %q does not exist", k))
+		}
+		switch k {
+		case "hs_call_direction":
+			if v != "INBOUND" && v != "OUTBOUND" {
+				return bad(k, "INVALID_OPTION", fmt.Sprintf("%s was not one of the allowed options: [INBOUND, OUTBOUND]", v))
+			}
+		case "hs_call_status":
+			if !slices.Contains(callStatuses, v) {
+				return bad(k, "INVALID_OPTION", fmt.Sprintf("%s was not one of the allowed options: %v", v, callStatuses))
+			}
+		case "hs_call_duration":
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
+				return bad(k, "INVALID_INTEGER", fmt.Sprintf("%s is not a valid number of milliseconds", v))
+			}
+		case "hs_call_recording_url":
+			if !strings.HasPrefix(strings.ToLower(v), "https://") {
+				return bad(k, "INVALID_URL", "the recording URL must use HTTPS")
+			}
+		}
+	}
+	return ""
 }
 
 // uniqueConflict is HubSpot's answer to a write giving a unique-valued property a value another record holds
@@ -359,7 +414,7 @@ func (s *Server) invalidTargets(inputs []createInput) []string {
 	for _, in := range inputs {
 		for _, a := range in.Associations {
 			for _, t := range a.Types {
-				if t.TypeID != 81 {
+				if t.TypeID != 81 && t.TypeID != 194 {
 					continue
 				}
 				if _, ok := s.contacts[a.To.ID]; !ok {
@@ -381,7 +436,7 @@ func invalidAssociations(ids []string) hsError {
 	return e
 }
 
-func (s *Server) putComm(in createInput) map[string]any {
+func (s *Server) putComm(objectType string, in createInput) map[string]any {
 	now := s.now()
 	id := s.newID()
 	p := cloneMap(in.Properties)
@@ -391,14 +446,10 @@ func (s *Server) putComm(in createInput) map[string]any {
 	r := &record{Object: Object{ID: id, Properties: p, CreatedAt: now}, indexedAt: now.Add(s.opts.SearchLag)}
 	for _, a := range in.Associations {
 		for _, t := range a.Types {
-			to := "contacts"
-			if t.TypeID == 87 {
-				to = "companies"
-			}
-			r.Associations = append(r.Associations, Association{ToType: to, ToID: a.To.ID, TypeID: t.TypeID})
+			r.Associations = append(r.Associations, Association{ToType: assocTypes[objectType][t.TypeID], ToID: a.To.ID, TypeID: t.TypeID})
 		}
 	}
-	s.comms[id] = r
+	s.table(objectType)[id] = r
 	out := s.public(r.Object, keys(in.Properties))
 	if in.TraceID != "" {
 		out["objectWriteTraceId"] = in.TraceID
@@ -409,7 +460,7 @@ func (s *Server) putComm(in createInput) map[string]any {
 // batchCreate implements POST /crm/v3/objects/communications/batch/create: 201 when every input is created;
 // 207 with per-input errors (context.objectWriteTraceId) when some fail; the failing input's status and
 // error when every input fails; one 400 without detail for any bad input with Options.WholeBatchReject.
-func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
+func (s *Server) batchCreate(w http.ResponseWriter, body []byte, objectType string) {
 	var req struct {
 		Inputs []createInput `json:"inputs"`
 	}
@@ -435,7 +486,7 @@ func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
 	nbad := 0
 	pending := map[string]bool{}
 	for i, in := range req.Inputs {
-		if st, e := s.validate(in, pending); e != nil {
+		if st, e := s.validate(objectType, in, pending); e != nil {
 			bads[i] = &bad{st, e}
 			nbad++
 		}
@@ -455,7 +506,7 @@ func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
 			errs = append(errs, *bads[i].err)
 			continue
 		}
-		res = append(res, s.putComm(in))
+		res = append(res, s.putComm(objectType, in))
 	}
 	// HubSpot returns batch results in any order ("in a random order", hubspot-api-nodejs#190).
 	s.rng.Shuffle(len(res), func(i, j int) { res[i], res[j] = res[j], res[i] })
@@ -470,7 +521,7 @@ func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
 }
 
 // createOne implements POST /crm/v3/objects/communications.
-func (s *Server) createOne(w http.ResponseWriter, body []byte) {
+func (s *Server) createOne(w http.ResponseWriter, body []byte, objectType string) {
 	var in createInput
 	if err := json.Unmarshal(body, &in); err != nil {
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Invalid input JSON on line 1: "+err.Error()))
@@ -483,11 +534,11 @@ func (s *Server) createOne(w http.ResponseWriter, body []byte) {
 		writeJSON(w, http.StatusBadRequest, invalidAssociations(ids))
 		return
 	}
-	if st, e := s.validate(in, map[string]bool{}); e != nil {
+	if st, e := s.validate(objectType, in, map[string]bool{}); e != nil {
 		writeJSON(w, st, e)
 		return
 	}
-	writeJSON(w, http.StatusCreated, s.putComm(in))
+	writeJSON(w, http.StatusCreated, s.putComm(objectType, in))
 }
 
 // associate implements PUT .../objects/communications/{id}/associations/default/{toObjectType}/{toId}.

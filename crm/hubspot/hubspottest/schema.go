@@ -14,7 +14,7 @@ import (
 // HubSpot's own OpenAPI specs (2026-09), from which the fake validates every request body; see
 // testdata/README.md for their source.
 //
-//go:embed testdata/contacts.json testdata/communications.json testdata/oauth.json
+//go:embed testdata/contacts.json testdata/communications.json testdata/calls.json testdata/oauth.json
 var specFiles embed.FS
 
 // schemaNode is one JSON Schema object of a spec.
@@ -209,7 +209,8 @@ const objectPath = "/crm/objects/2026-09/{objectType}"
 
 func loadSpecs() *specs {
 	contacts, comms, oauth := loadSpec("contacts.json"), loadSpec("communications.json"), loadSpec("oauth.json")
-	for _, o := range []*openAPI{contacts, comms} {
+	calls := loadSpec("calls.json")
+	for _, o := range []*openAPI{contacts, comms, calls} {
 		patchQuirks(o)
 	}
 	sp := &specs{bodies: map[string]bodySchema{}}
@@ -227,6 +228,10 @@ func loadSpecs() *specs {
 	add(CommsBatchCreate, comms, objectPath+"/batch/create", "application/json")
 	add(CommsSearch, comms, objectPath+"/search", "application/json")
 	add(CommsBatchRead, comms, objectPath+"/batch/read", "application/json")
+	add(CallsCreate, calls, objectPath, "application/json")
+	add(CallsBatchCreate, calls, objectPath+"/batch/create", "application/json")
+	add(CallsSearch, calls, objectPath+"/search", "application/json")
+	add(CallsBatchRead, calls, objectPath+"/batch/read", "application/json")
 	add(OAuthToken, oauth, "/oauth/2026-09/token", "application/x-www-form-urlencoded")
 	add(OAuthIntrospect, oauth, "/oauth/2026-09/token/introspect", "application/x-www-form-urlencoded")
 	return sp

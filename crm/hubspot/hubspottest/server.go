@@ -1,5 +1,5 @@
-// Package hubspottest is a stateful fake of the HubSpot CRM API for tests: contacts, owners, communications
-// and their associations, OAuth refresh, rate limits with HubSpot's headers and 429 bodies, a lagging search
+// Package hubspottest is a stateful fake of the HubSpot CRM API for tests: contacts, owners, communications,
+// calls and their associations, OAuth refresh, rate limits with HubSpot's headers and 429 bodies, a lagging search
 // index, and fault injection. It runs on loopback (httptest) and is safe for concurrent use.
 //
 // It follows HubSpot's documented shapes, statuses and error bodies (see shared/reference/hubspot.md): it
@@ -7,7 +7,9 @@
 // every request body against HubSpot's own OpenAPI schemas (testdata/, see schema.go) and answers HubSpot's
 // 400 when one breaks them, returns batch results in shuffled order, fails a whole batch naming deleted
 // association targets (INVALID_OBJECT_IDS), and enforces the admin's required properties (2026-09) and the
-// scopes the specs name. It is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on
+// scopes the specs name. A call engagement must name only properties the calls object has (HubSpot's
+// PROPERTY_DOESNT_EXIST otherwise) with valid values (hs_call_direction, hs_call_status options, whole
+// milliseconds in hs_call_duration, an HTTPS hs_call_recording_url) and associate with types 194 and 182. It is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on
 // are implemented.
 package hubspottest
 
@@ -45,6 +47,10 @@ const (
 	CommsSearch         = "POST objects/communications/search"
 	CommsBatchRead      = "POST objects/communications/batch/read"
 	AssociationsDefault = "PUT objects/communications/{id}/associations/default/{toObjectType}/{toId}"
+	CallsCreate         = "POST objects/calls"
+	CallsBatchCreate    = "POST objects/calls/batch/create"
+	CallsSearch         = "POST objects/calls/search"
+	CallsBatchRead      = "POST objects/calls/batch/read"
 )
 
 // API versions the fake can serve (Options.APIVersion).
@@ -135,8 +141,9 @@ type Server struct {
 	tokens    map[string]time.Time // token -> expiry (zero: never)
 	contacts  map[string]*record
 	comms     map[string]*record
+	callRecs  map[string]*record // call engagements
 	owners    []Owner
-	unique    string          // communications property declared unique-valued
+	unique    map[string]string // object type -> its property declared unique-valued (communications, calls)
 	bad       map[string]bool // communications property names whose inputs are rejected
 	calls     map[string]int
 	faults    map[string][]*fault
@@ -153,6 +160,7 @@ type Server struct {
 func New(opts Options) *Server {
 	s := &Server{opts: opts, now: opts.Now, nextID: 1000, specs: loadSpecs(), props: defaultProperties(), rng: rand.New(rand.NewPCG(1, 2)),
 		tokens: map[string]time.Time{}, contacts: map[string]*record{}, comms: map[string]*record{},
+		callRecs: map[string]*record{}, unique: map[string]string{},
 		bad: map[string]bool{}, calls: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
 	if s.now == nil {
 		s.now = time.Now
@@ -255,11 +263,14 @@ func (s *Server) SeedOwner(o Owner) string {
 
 // DeclareUnique declares a communications property unique-valued (hasUniqueValue), so batch/read accepts it as
 // idProperty and a second record with the same value is rejected.
-func (s *Server) DeclareUnique(property string) {
+func (s *Server) DeclareUnique(property string) { s.DeclareUniqueOn("communications", property) }
+
+// DeclareUniqueOn is DeclareUnique for an object type: "communications" or "calls".
+func (s *Server) DeclareUniqueOn(objectType, property string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.unique = property
-	s.props["communications"][property] = &Property{Name: property, Type: "string", HasUniqueValue: true}
+	s.unique[objectType] = property
+	s.props[objectType][property] = &Property{Name: property, Type: "string", HasUniqueValue: true}
 }
 
 // MarkBadProperty makes every communications input setting property fail validation.
@@ -273,7 +284,7 @@ func (s *Server) MarkBadProperty(property string) {
 func (s *Server) Settle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, m := range []map[string]*record{s.contacts, s.comms} {
+	for _, m := range []map[string]*record{s.contacts, s.comms, s.callRecs} {
 		for _, r := range m {
 			r.indexedAt = time.Time{}
 		}
@@ -292,6 +303,13 @@ func (s *Server) Communications() []Object {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return snapshot(s.comms)
+}
+
+// CallEngagements returns the stored call engagements (object calls) with their associations, by id.
+func (s *Server) CallEngagements() []Object {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return snapshot(s.callRecs)
 }
 
 // Calls counts the requests received on an endpoint key (e.g. ContactsSearch), whatever their outcome.
@@ -613,9 +631,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, key string) {
 	case ContactsBatchRead:
 		s.batchRead(w, body, "contacts")
 	case CommsBatchCreate:
-		s.batchCreate(w, body)
+		s.batchCreate(w, body, "communications")
 	case CommsCreate:
-		s.createOne(w, body)
+		s.createOne(w, body, "communications")
+	case CallsBatchCreate:
+		s.batchCreate(w, body, "calls")
+	case CallsCreate:
+		s.createOne(w, body, "calls")
+	case CallsSearch:
+		s.search(w, body, "calls")
+	case CallsBatchRead:
+		s.batchRead(w, body, "calls")
 	case CommsSearch:
 		s.search(w, body, "communications")
 	case CommsBatchRead:

@@ -200,6 +200,8 @@ func (s *Server) picklist(obj, field string) []string {
 		return s.opts.TaskTypes
 	case "TaskSubtype":
 		return taskSubtypes
+	case "CallType":
+		return callTypes
 	}
 	return nil
 }

@@ -20,6 +20,9 @@ func set(fs ...string) map[string]bool {
 
 var taskSubtypes = []string{"Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"}
 
+// callTypes are Task.CallType's values (Salesforce Object Reference, Task: Inbound, Outbound, Internal).
+var callTypes = []string{"Inbound", "Outbound", "Internal"}
+
 type recErr = apiError
 
 func rerr(code, msg string, fields ...string) *recErr {
@@ -86,7 +89,7 @@ func (s *Server) validateTask(f, merged map[string]any, update bool) *recErr {
 	if _, ok := f["TaskSubtype"]; ok && update {
 		return rerr("INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: TaskSubtype. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", "TaskSubtype")
 	}
-	for k, allowed := range map[string][]string{"Type": s.opts.TaskTypes, "TaskSubtype": taskSubtypes} {
+	for k, allowed := range map[string][]string{"Type": s.opts.TaskTypes, "TaskSubtype": taskSubtypes, "CallType": callTypes} {
 		if v, ok := f[k]; ok && v != nil && v != "" {
 			if sv, _ := v.(string); !slices.Contains(allowed, sv) {
 				return rerr("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", fmt.Sprintf("%s: bad value for restricted picklist field: %v", k, v), k)
