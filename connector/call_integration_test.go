@@ -199,4 +199,3 @@ func keysOf[V any](m map[string]V) []string {
 	}
 	return out
 }
-

@@ -144,7 +144,7 @@ type Server struct {
 	callRecs  map[string]*record // call engagements
 	owners    []Owner
 	unique    map[string]string // object type -> its property declared unique-valued (communications, calls)
-	bad       map[string]bool // communications property names whose inputs are rejected
+	bad       map[string]bool   // communications property names whose inputs are rejected
 	calls     map[string]int
 	faults    map[string][]*fault
 	latency   map[string]time.Duration
