@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -251,3 +252,43 @@ var sortStrings = cmp.Transformer("sort", func(in []string) []string {
 	}
 	return out
 })
+
+// TestLoopCrashAfterSendCallAndSMSSameID: after a crash, an SMS and a call with the same Onoff id are both
+// ambiguous; the SMS the CRM had logged is found and not sent again, and the call, which the CRM never got, is
+// logged once, under its own id ("call:<id>"), not mistaken for the SMS.
+func TestLoopCrashAfterSendCallAndSMSSameID(t *testing.T) {
+	dests := destYAML("crm", mappingFile(t, "activity:\n  id_field: onoff_message_id\n"))
+	e := newSyncEnv(t, dests, "crm")
+	e.enqueue("same", "+33699999999", "+33600000001")
+	if _, _, err := e.store.Enqueue(store.Event{Class: ClassCall, Status: store.Accepted, SourceID: "same", EventName: "CDR",
+		Received: e.clock.Now(), Raw: []byte(callBody("same", "CDR", "+33699999999", "+33600000001", nil))}, []string{"crm"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.Claim("crm", e.clock.Now(), 10); err != nil { // the previous process's batch
+		t.Fatal(err)
+	}
+	f := e.fakes["crm"]
+	f.LogActivities(context.Background(), []crm.Activity{{SourceID: "same", IDField: "onoff_message_id"}}) // only the SMS landed
+	path := e.syncer.cfg.Store.Path
+	e.store.Close()
+	st, err := store.Open(path, store.Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = st
+	e.syncer, err = NewSyncer(e.syncer.cfg, st, Options{Clock: e.clock, Adapters: map[string]func(AdapterDeps) (crm.Client, error){
+		"crm": func(AdapterDeps) (crm.Client, error) { return f, nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.waitCounts("crm", map[string]int64{store.Done: 2}, e.advance(time.Second))
+	if n, c := f.LoggedCount("same"), f.LoggedCount("call:same"); n != 1 || c != 1 {
+		t.Errorf("SMS logged %d times, call %d times; want 1 each", n, c)
+	}
+	for _, a := range f.Logged() {
+		if a.SourceID == "call:same" && (a.Call == nil || a.Call.Kind != "CDR") {
+			t.Errorf("the call was logged without its call details: %+v", a)
+		}
+	}
+}

@@ -296,10 +296,16 @@ func (f *Fake) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.Re
 	return res, nil
 }
 
-// FindActivities finds logged activities by SourceID when their IDField is set.
+// FindActivities finds logged activities by SourceID when their IDField is set. Like a real adapter, which
+// looks calls and SMS up in different objects, it refuses activities of mixed kinds or id fields.
 func (f *Fake) FindActivities(ctx context.Context, acts []crm.Activity) ([]string, error) {
 	if err := f.enter(MethodLookup, len(acts)); err != nil {
 		return nil, err
+	}
+	for _, a := range acts[1:] {
+		if a.IDField != acts[0].IDField || (a.Call == nil) != (acts[0].Call == nil) {
+			return nil, fmt.Errorf("FindActivities: activities of different kinds or id fields in one call (the contract forbids it)")
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
