@@ -118,8 +118,8 @@ func TestCheckReportsMappingErrors(t *testing.T) {
 func TestMappingDefault(t *testing.T) {
 	for _, typ := range []string{"hubspot", "salesforce", "log"} {
 		code, out, _ := runCmd(t, nil, "mapping", "default", typ)
-		if code != 0 || !strings.Contains(out, "activity:") {
-			t.Errorf("mapping default %s: exit %d, %q", typ, code, out)
+		if code != 0 || !strings.Contains(out, "\nactivity:") || !strings.Contains(out, "\ncalls:\n") {
+			t.Errorf("mapping default %s: exit %d, %q; want the SMS and the calls sections", typ, code, out)
 		}
 	}
 }
@@ -136,21 +136,24 @@ func TestMappingPreviewGolden(t *testing.T) {
 				"log":        "  - {name: dest, type: log, output: x.jsonl}\n",
 			}[typ]
 			cfg := writeConfig(t, minimalConfig+extra)
-			code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "mapping", "preview", "--config", cfg,
-				"--destination", "dest", "--payload", "testdata/event.json")
-			if code != 0 {
-				t.Fatalf("exit %d: %s", code, errs)
-			}
-			golden := filepath.Join("testdata", "preview_"+typ+".golden")
-			if *update {
-				os.WriteFile(golden, []byte(out), 0o644)
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./cmd/onoffsync -update)", err)
-			}
-			if out != string(want) {
-				t.Errorf("preview differs from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", golden, out, want)
+			// An SMS, and a call event (a RECORDING) rendered with the mapping's calls section.
+			for payload, golden := range map[string]string{"event.json": "preview_" + typ + ".golden", "call.json": "preview_call_" + typ + ".golden"} {
+				code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "mapping", "preview", "--config", cfg,
+					"--destination", "dest", "--payload", filepath.Join("testdata", payload))
+				if code != 0 {
+					t.Fatalf("%s: exit %d: %s", payload, code, errs)
+				}
+				golden = filepath.Join("testdata", golden)
+				if *update {
+					os.WriteFile(golden, []byte(out), 0o644)
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test ./cmd/onoffsync -update)", err)
+				}
+				if out != string(want) {
+					t.Errorf("preview differs from %s (run with -update if intended):\ngot:\n%s\nwant:\n%s", golden, out, want)
+				}
 			}
 		})
 	}
