@@ -376,7 +376,7 @@ func (p *parser) parseSpec(root *yaml.Node, base spec) spec {
 		}
 		root = root.Content[0]
 	}
-	p.object(root, s.prefix, map[string]func(k, v *yaml.Node, f string){
+	p.object(root, strings.TrimSuffix(s.prefix, "."), map[string]func(k, v *yaml.Node, f string){
 		"version": func(_, v *yaml.Node, f string) {
 			if v.Value != "1" {
 				p.errorf(v, f, "unsupported version %q (want 1)", v.Value)
