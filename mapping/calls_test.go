@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,37 @@ func TestBuiltinCallFields(t *testing.T) {
 		if crmName == "salesforce" && act.Fields["ActivityDate"] != "2026-05-20" {
 			t.Errorf("salesforce ActivityDate %q, want the call's day (UTC here)", act.Fields["ActivityDate"])
 		}
+	}
+}
+
+// TestFormatCallsExample keeps FORMAT.md's calls example true: it parses for HubSpot and does what it says.
+func TestFormatCallsExample(t *testing.T) {
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "### calls")
+	if !ok {
+		t.Fatal("FORMAT.md has no calls section")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	example, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("FORMAT.md's calls section has no YAML block")
+	}
+	m, err := Parse("FORMAT.md", []byte(example), Options{CRM: "hubspot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := testCall(crm.CallVoicemail, crm.Inbound, "MISSED")
+	if m.For(call).NoMatch() != NoMatchLog || m.NoMatch() != NoMatchCreate {
+		t.Errorf("on_no_match calls %q SMS %q, want log_without_contact and create", m.For(call).NoMatch(), m.NoMatch())
+	}
+	a, err := m.Apply(call, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Fields["hs_call_title"] != "Voicemail 06 12 34 56 78" || a.Fields["hs_call_body"] != "notes<br>Tags: vip, lead" {
+		t.Errorf("fields %v", a.Fields)
 	}
 }
