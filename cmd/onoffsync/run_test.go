@@ -320,3 +320,45 @@ func TestDeadLettersOffline(t *testing.T) {
 		t.Errorf("status after retry and drop: %s", out)
 	}
 }
+
+// TestCallsRequeueIgnored: call events an older version stored as ignored stay so until the admin runs
+// `calls requeue-ignored`, which queues the valid ones for every destination that syncs calls, once.
+func TestCallsRequeueIgnored(t *testing.T) {
+	cfg := writeConfig(t, minimalConfig)
+	os.MkdirAll(filepath.Join(filepath.Dir(cfg), "data"), 0o700)
+	st, err := store.Open(filepath.Join(filepath.Dir(cfg), "data", "onoffsync.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"id":"old-1","eventName":"CDR","onoffUserNumber":"+33698765432","externalNumber":"0612345678","callStarted":"2026-05-20T14:00:00Z","callDuration":30,"callDirection":"INBOUND","callStatus":"ANSWERED"}`
+	for _, ev := range []store.Event{
+		{Class: "call", Status: store.Ignored, SourceID: "old-1", EventName: "CDR", Raw: []byte(body)},
+		{Class: "call", Status: store.Ignored, SourceID: "odd", EventName: "CDR", Raw: []byte(`{"id":"odd","eventName":"CDR"}`)},
+	} {
+		if _, _, err := st.Enqueue(ev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	env := map[string]string{"ONOFF_API_KEY": "k"}
+	code, out, errs := runCmd(t, env, "status", "--config", cfg, "--json")
+	if code != 0 || strings.Contains(out, `"pending": 1`) {
+		t.Fatalf("before: exit %d, %s %s; want no pending job", code, out, errs)
+	}
+	code, out, errs = runCmd(t, env, "calls", "requeue-ignored", "--config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "1 ignored call event(s) queued") || !strings.Contains(out, "1 left ignored") {
+		t.Fatalf("requeue-ignored: exit %d, %q %s", code, out, errs)
+	}
+	code, out, _ = runCmd(t, env, "status", "--config", cfg, "--json")
+	if code != 0 || !strings.Contains(out, `"pending": 1`) {
+		t.Errorf("after: exit %d, %s; want one pending job", code, out)
+	}
+	if code, out, _ = runCmd(t, env, "calls", "requeue-ignored", "--config", cfg); code != 0 || !strings.HasPrefix(out, "0 ignored") {
+		t.Errorf("second run: exit %d, %q; want nothing more queued", code, out)
+	}
+	for _, args := range [][]string{{"calls"}, {"calls", "requeue-ignored", "--since", "yesterday"}} {
+		if code, _, _ := runCmd(t, env, append(args, "--config", cfg)...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -34,6 +34,7 @@ Usage:
   onoffsync dead       list|retry|drop [--config FILE] [--id ONOFF_ID] [--destination D] [--seq N] [--all]
   onoffsync quarantine list|show|requeue|drop [SEQ] [--config FILE]
   onoffsync forget     --number N | --email E [--config FILE]   erase one person's stored events (GDPR)
+  onoffsync calls      requeue-ignored [--since TIME] [--config FILE]   sync call events stored as ignored (before upgrading)
   onoffsync mapping    default hubspot|salesforce|log
   onoffsync mapping    preview [--config FILE] --destination NAME --payload event.json
   onoffsync version

@@ -23,6 +23,7 @@ type API interface {
 	QuarantineRequeue(seq uint64) (QuarantinedEvent, error)
 	QuarantineDrop(seq uint64) error
 	Forget(number, email string) (int, error)
+	RequeueIgnoredCalls(since time.Time) (Requeued, error)
 }
 
 // Service answers admin requests from the store (and the sync loops' live state when they run).
@@ -184,6 +185,20 @@ func (a *Service) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
 		return QuarantinedEvent{}, err
 	}
 	return quarantined(e, false), nil
+}
+
+// Requeued is the outcome of RequeueIgnoredCalls.
+type Requeued struct {
+	Requeued int `json:"requeued"` // events that got jobs
+	Left     int `json:"left"`     // ignored events left as they are (still not valid, or no destination syncs them)
+}
+
+// RequeueIgnoredCalls syncs the call events stored as ignored (received before calls were synced, or while
+// no destination synced calls) at or after since (zero: all): each one valid today gets a job per destination
+// whose events include calls. Quarantine-worthy ones stay ignored and are counted in Left.
+func (a *Service) RequeueIgnoredCalls(since time.Time) (Requeued, error) {
+	n, left, err := a.store.RequeueIgnored(connector.ClassCall, since, a.cfg.Revalidate)
+	return Requeued{Requeued: n, Left: left}, err
 }
 
 // QuarantineDrop deletes a quarantined event.

@@ -128,6 +128,12 @@ func (c *Client) QuarantineDrop(seq uint64) error {
 	return c.do(http.MethodPost, fmt.Sprintf("/admin/quarantine/%d/drop", seq), nil, &out)
 }
 
+// RequeueIgnoredCalls asks the server to sync the call events stored as ignored since since (zero: all).
+func (c *Client) RequeueIgnoredCalls(since time.Time) (Requeued, error) {
+	var out Requeued
+	return out, c.do(http.MethodPost, "/admin/ignored/calls/requeue", map[string]time.Time{"since": since}, &out)
+}
+
 // Reload asks the server to reload its mappings.
 func (c *Client) Reload() error {
 	var out map[string]any

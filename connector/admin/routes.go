@@ -7,6 +7,7 @@ import (
 	"net/http/pprof"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,6 +42,7 @@ func (a *Service) Handler(metrics *connector.Metrics) http.Handler {
 	g.POST("/quarantine/:seq/requeue", h.quarantineRequeue)
 	g.POST("/quarantine/:seq/drop", h.quarantineDrop)
 	g.POST("/forget", h.forget)
+	g.POST("/ignored/calls/requeue", h.requeueIgnoredCalls)
 	g.POST("/reload", h.reload)
 	g.POST("/destinations/:name/resume", h.resume)
 	return r
@@ -129,6 +131,23 @@ func (h *handlers) forget(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"count": n})
+}
+
+// requeueIgnoredCalls syncs call events stored as ignored; the body may name {"since": RFC 3339 time}.
+func (h *handlers) requeueIgnoredCalls(c *gin.Context) {
+	var b struct{ Since time.Time }
+	if c.Request.ContentLength != 0 {
+		if err := c.ShouldBindJSON(&b); err != nil {
+			connector.Abort(c, connector.Reason(connector.ErrBadRequest, "body must be JSON: {\"since\": \"2026-05-20T00:00:00Z\"} or empty"))
+			return
+		}
+	}
+	r, err := h.a.RequeueIgnoredCalls(b.Since)
+	if err != nil {
+		connector.Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
 }
 
 func (h *handlers) reload(c *gin.Context) {
