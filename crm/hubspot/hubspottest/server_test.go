@@ -128,3 +128,43 @@ func TestRequestBodiesFollowTheSpec(t *testing.T) {
 		})
 	}
 }
+
+// TestCallInputsValidated: the fake refuses a call as HubSpot does: a body breaking the calls spec, an
+// unknown property, a bad option, a non-integer duration, an http recording link, a communication's
+// association type; it accepts a well-formed one.
+func TestCallInputsValidated(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	cid := s.SeedContact(map[string]string{"lastname": "T"})
+	in := func(props, assoc string) string {
+		return `{"inputs":[{"properties":{"hs_timestamp":"2026-01-01T00:00:00.000Z"` + props + `},"associations":[` + assoc + `],"objectWriteTraceId":"t1"}]}`
+	}
+	to := func(typeID string) string {
+		return `{"to":{"id":"` + cid + `"},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":` + typeID + `}]}`
+	}
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		detail     string
+	}{
+		{"good", in(`,"hs_call_direction":"INBOUND","hs_call_status":"NO_ANSWER","hs_call_duration":"65000","hs_call_recording_url":"https://x.test/r.mp3"`, to("194")), 201, ""},
+		{"schema: properties not strings", `{"inputs":[{"properties":{"hs_call_duration":65000},"associations":[]}]}`, 400, "want a string"},
+		{"unknown property", in(`,"onoff_message_id":"call:1"`, ""), 400, "PROPERTY_DOESNT_EXIST"},
+		{"bad direction", in(`,"hs_call_direction":"inbound"`, ""), 400, "INVALID_OPTION"},
+		{"bad status", in(`,"hs_call_status":"ANSWERED"`, ""), 400, "INVALID_OPTION"},
+		{"duration in seconds with a unit", in(`,"hs_call_duration":"65s"`, ""), 400, "INVALID_INTEGER"},
+		{"http recording", in(`,"hs_call_recording_url":"http://x.test/r.mp3"`, ""), 400, "HTTPS"},
+		{"communication association type", in(``, to("81")), 400, "invalid association type 81"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body, _ := post(t, s, "pat-test", "/crm/objects/2026-09/calls/batch/create", tc.body)
+			raw, _ := json.Marshal(body)
+			if st != tc.status || !strings.Contains(string(raw), tc.detail) {
+				t.Errorf("got %d %s, want %d with %q", st, raw, tc.status, tc.detail)
+			}
+		})
+	}
+	if calls := s.CallEngagements(); len(calls) != 1 || calls[0].Associations[0].ToType != "contacts" {
+		t.Errorf("stored calls %+v, want the good one, associated with the contact", calls)
+	}
+}
