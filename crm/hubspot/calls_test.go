@@ -110,3 +110,22 @@ func TestFindCallsAfterAmbiguousFailure(t *testing.T) {
 		t.Errorf("unique FindActivities = %v, %v (batch reads %d)", ids, err, e.srv.Calls(hubspottest.CallsBatchRead))
 	}
 }
+
+// TestCheckMappingCalls: check --online reads the calls section's fields and id field on the calls object:
+// an id field created on communications only is reported.
+func TestCheckMappingCalls(t *testing.T) {
+	e := newEnv(t, hubspottest.Options{}, Config{}, Options{})
+	e.srv.DeclareProperty("communications", hubspottest.Property{Name: "onoff_sms_id"})
+	r, err := e.client.CheckMapping(context.Background(), MappingFields{IDField: "onoff_sms_id",
+		CallFields: []string{"hs_call_title", "hs_call_body", "onoff_tags"}, CallIDField: "onoff_sms_id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Finding{
+		{"calls.activity.fields", "calls", "onoff_tags", `no property "onoff_tags" on HubSpot calls`},
+		{"calls.activity.id_field", "calls", "onoff_sms_id", `no property "onoff_sms_id" on HubSpot calls`},
+	}
+	if fmt.Sprint(r.Findings) != fmt.Sprint(want) {
+		t.Errorf("findings %v, want %v", r.Findings, want)
+	}
+}

@@ -30,6 +30,10 @@ type MappingFields struct {
 	IDField        string   // activity.id_field, on communications; "" for none
 	IDFieldUnique  bool     // activity.id_field_unique as configured
 	ResolveOwners  bool     // the mapping resolves owners by the Onoff user's email
+	// CallFields and CallIDField are the calls section's activity.fields and activity.id_field, on calls
+	// (when the destination syncs calls; the id field defaults to the SMS section's).
+	CallFields  []string
+	CallIDField string
 }
 
 // Finding is one problem with a field the mapping names. Key is the mapping key that names it
@@ -37,7 +41,7 @@ type MappingFields struct {
 // so the caller can print "file:line: key.field: problem" with the line of that key.
 type Finding struct {
 	Key     string
-	Object  string // "contacts" or "communications"
+	Object  string // "contacts", "communications" or "calls"
 	Field   string
 	Problem string
 }
@@ -103,6 +107,12 @@ func (c *Client) CheckMapping(ctx context.Context, m MappingFields) (Report, err
 	}
 	if m.IDField != "" {
 		refs = append(refs, ref{"activity.id_field", "communications", m.IDField})
+	}
+	for _, f := range m.CallFields {
+		refs = append(refs, ref{"calls.activity.fields", "calls", f})
+	}
+	if m.CallIDField != "" {
+		refs = append(refs, ref{"calls.activity.id_field", "calls", m.CallIDField})
 	}
 	unreadable := false
 	for _, f := range refs {
