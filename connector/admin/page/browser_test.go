@@ -1,7 +1,6 @@
 package page
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
@@ -20,50 +18,25 @@ import (
 // browserFixture serves the page over real HTTP on loopback for a headless Chromium.
 type browserFixture struct {
 	*fixture
+	*browsertest.Tab
 	srv *httptest.Server
-	ctx context.Context
 }
 
 func newBrowserFixture(t *testing.T, token string) *browserFixture {
 	t.Helper()
-	ctx := browsertest.New(t, 90*time.Second)
+	tab := browsertest.New(t, 90*time.Second)
 	f := newFixture(t, token)
 	f.h = New(f.b, Options{Token: token, Now: time.Now, Logger: slog.New(slog.NewJSONHandler(f.logs, nil)),
 		Refresh: 100 * time.Millisecond, SignInRate: 1000})
 	srv := httptest.NewServer(f.h)
 	t.Cleanup(srv.Close)
-	return &browserFixture{fixture: f, srv: srv, ctx: ctx}
-}
-
-func (b *browserFixture) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (b *browserFixture) text(t *testing.T, sel string) string {
-	t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
-}
-
-func (b *browserFixture) eval(t *testing.T, js string) string {
-	t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", js, err)
-	}
-	return s
+	return &browserFixture{fixture: f, Tab: tab, srv: srv}
 }
 
 // signIn types the token in the password field and presses Enter.
 func (b *browserFixture) signIn(t *testing.T, token string) {
 	t.Helper()
-	b.do(t, chromedp.Navigate(b.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)),
+	b.Do(chromedp.Navigate(b.srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[type=password]`), token+"\n"))
 }
 
@@ -71,53 +44,50 @@ func TestBrowserSignIn(t *testing.T) {
 	b := newBrowserFixture(t, testToken)
 
 	b.signIn(t, "not-the-token")
-	b.do(t, chromedp.WaitVisible(chromedp.ID("wrong")))
-	if got := b.eval(t, `location.pathname`); got != "/signin" {
+	b.Do(chromedp.WaitVisible(chromedp.ID("wrong")))
+	if got := b.Eval(`location.pathname`); got != "/signin" {
 		t.Errorf("after a wrong token: got page %q, want /signin", got)
 	}
 
 	b.signIn(t, testToken)
-	b.do(t, chromedp.WaitVisible(chromedp.CSS(`[data-dest="hubspot"]`)))
-	if got := b.text(t, `[data-dest="hubspot"] [data-count="pending"]`); got != "3" {
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`[data-dest="hubspot"]`)))
+	if got := b.Text(`[data-dest="hubspot"] [data-count="pending"]`); got != "3" {
 		t.Errorf("pending for hubspot: got %q, want 3", got)
 	}
-	if got := b.eval(t, `document.cookie`); strings.Contains(got, cookieSession) {
+	if got := b.Eval(`document.cookie`); strings.Contains(got, cookieSession) {
 		t.Errorf("the session cookie is readable from script: %q", got)
 	}
 
 	// The overview refreshes itself.
 	b.b.setPending("hubspot", 42)
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](
-		`document.querySelector('[data-dest="hubspot"] [data-count="pending"]').textContent === "42"`,
-		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		t.Fatalf("the overview did not show the new count without a reload: %v", err)
-	}
+	b.WaitTrue("the overview to show the new count without a reload",
+		`document.querySelector('[data-dest="hubspot"] [data-count="pending"]').textContent === "42"`, 10*time.Second)
 
 	// Sign out, and the page asks for the token again.
-	b.do(t, chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)), chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)))
-	b.do(t, chromedp.Navigate(b.srv.URL+"/dead"), chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)))
+	b.Do(chromedp.Click(chromedp.Search(`//button[text()="Sign out"]`)), chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)))
+	b.Do(chromedp.Navigate(b.srv.URL+"/dead"), chromedp.WaitVisible(chromedp.CSS(`input[type=password]`)))
 }
 
 func TestBrowserDeadLetters(t *testing.T) {
 	b := newBrowserFixture(t, testToken)
 	b.signIn(t, testToken)
-	b.do(t, chromedp.WaitVisible(chromedp.ID("overview")))
-	b.do(t, chromedp.Click(chromedp.Search(`//nav//a[text()="Dead letters"]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-ref="7:hubspot"]`)))
+	b.Do(chromedp.WaitVisible(chromedp.ID("overview")))
+	b.Do(chromedp.Click(chromedp.Search(`//nav//a[text()="Dead letters"]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-ref="7:hubspot"]`)))
 
 	// The body holding <script> is text: open it and read it back as typed.
 	row := `tr[data-ref="7:hubspot"]`
-	b.do(t, chromedp.Click(chromedp.CSS(row+` td[data-label="SMS"] summary`)), chromedp.WaitVisible(chromedp.CSS(row+` .body`)))
-	if got, want := b.text(t, row+` .body`), "<script>document.title='pwned'</script>hello"; got != want {
+	b.Do(chromedp.Click(chromedp.CSS(row+` td[data-label="SMS"] summary`)), chromedp.WaitVisible(chromedp.CSS(row+` .body`)))
+	if got, want := b.Text(row+` .body`), "<script>document.title='pwned'</script>hello"; got != want {
 		t.Errorf("the body: got %q, want the text %q", got, want)
 	}
-	if got := b.eval(t, `document.title + " / " + document.querySelectorAll("main script, main img, main svg").length`); got != "Dead letters · onoffsync / 0" {
+	if got := b.Eval(`document.title + " / " + document.querySelectorAll("main script, main img, main svg").length`); got != "Dead letters · onoffsync / 0" {
 		t.Errorf("an SMS body or CRM error ran as HTML: %s", got)
 	}
 
 	// Retry one row.
-	b.do(t, chromedp.Click(chromedp.Search(`//tr[@data-ref="7:hubspot"]//button[text()="Retry"]`)),
+	b.Do(chromedp.Click(chromedp.Search(`//tr[@data-ref="7:hubspot"]//button[text()="Retry"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")), chromedp.WaitNotPresent(chromedp.CSS(row)))
-	if got := b.text(t, ".flash"); got != "Retried 1 of 1 dead letter." {
+	if got := b.Text(".flash"); got != "Retried 1 of 1 dead letter." {
 		t.Errorf("after Retry: got %q", got)
 	}
 	retried, _, _, _ := b.b.actions()
@@ -132,9 +102,9 @@ func TestBrowserDeadLetters(t *testing.T) {
 	b.b.mu.Lock()
 	b.b.dead = append(b.b.dead, DeadLetter{DeadRef: DeadRef{"sf", 21}, OnoffID: "sms-21"})
 	b.b.mu.Unlock()
-	b.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`tr[data-ref="21:sf"]`)))
+	b.Do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`tr[data-ref="21:sf"]`)))
 	for _, accept := range []bool{false, true} {
-		msg := b.answerDialog(t, accept, chromedp.Click(chromedp.ID("drop-all")))
+		msg := b.Dialog(accept, chromedp.Click(chromedp.ID("drop-all")))
 		if want := "Drop the 2 dead letters shown? They will not be sent."; msg != want {
 			t.Errorf("confirm: got %q, want %q", msg, want)
 		}
@@ -144,8 +114,8 @@ func TestBrowserDeadLetters(t *testing.T) {
 			}
 		}
 	}
-	b.do(t, chromedp.WaitVisible(chromedp.CSS(".flash")))
-	if got := b.text(t, ".flash"); got != "Dropped 2 of 2 dead letters." {
+	b.Do(chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := b.Text(".flash"); got != "Dropped 2 of 2 dead letters." {
 		t.Errorf("after the bulk drop: got %q", got)
 	}
 	_, dropped, _, _ := b.b.actions()
@@ -154,40 +124,10 @@ func TestBrowserDeadLetters(t *testing.T) {
 	}
 }
 
-// answerDialog runs trigger, which must open a JavaScript dialog, answers it, and returns its message.
-func (b *browserFixture) answerDialog(t *testing.T, accept bool, trigger chromedp.Action[chromedp.Void]) string {
-	t.Helper()
-	dialogs := chromedp.Events(b.ctx, page.JavascriptDialogOpening)
-	got := make(chan string, 1)
-	go func() {
-		for ev, err := range dialogs {
-			if err != nil {
-				got <- "error: " + err.Error()
-				return
-			}
-			_, err := chromedp.Call(b.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
-			if err != nil {
-				got <- "error: " + err.Error()
-				return
-			}
-			got <- ev.Message
-			return
-		}
-	}()
-	b.do(t, trigger)
-	select {
-	case msg := <-got:
-		return msg
-	case <-b.ctx.Done():
-		t.Fatal("no dialog opened")
-		return ""
-	}
-}
-
 func TestBrowserCrossOriginPost(t *testing.T) {
 	b := newBrowserFixture(t, testToken)
 	b.signIn(t, testToken)
-	b.do(t, chromedp.WaitVisible(chromedp.ID("overview")))
+	b.Do(chromedp.WaitVisible(chromedp.ID("overview")))
 
 	// Another origin on the same host (so SameSite lets the cookie through): only the Origin check stops it.
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -195,11 +135,11 @@ func TestBrowserCrossOriginPost(t *testing.T) {
 			`<button id="go">Win a prize</button></form>`, b.srv.URL)
 	}))
 	defer evil.Close()
-	b.do(t, chromedp.Navigate(evil.URL), chromedp.Click(chromedp.ID("go")), chromedp.WaitVisible(chromedp.CSS(".problem")))
-	if got := b.text(t, ".problem"); !strings.HasPrefix(got, "Refused: the request came from another") {
+	b.Do(chromedp.Navigate(evil.URL), chromedp.Click(chromedp.ID("go")), chromedp.WaitVisible(chromedp.CSS(".problem")))
+	if got := b.Text(".problem"); !strings.HasPrefix(got, "Refused: the request came from another") {
 		t.Errorf("cross-origin retry: got %q, want a refusal", got)
 	}
-	if got := b.eval(t, `document.title`); got != "Forbidden · onoffsync" {
+	if got := b.Eval(`document.title`); got != "Forbidden · onoffsync" {
 		t.Errorf("cross-origin retry: got the page %q, want Forbidden", got)
 	}
 	if retried, _, _, _ := b.b.actions(); len(retried) != 0 {
@@ -209,14 +149,14 @@ func TestBrowserCrossOriginPost(t *testing.T) {
 
 func TestBrowserQuarantine(t *testing.T) {
 	b := newBrowserFixture(t, "")
-	b.do(t, chromedp.Navigate(b.srv.URL+"/"), chromedp.Click(chromedp.Search(`//nav//a[text()="Quarantine"]`)),
+	b.Do(chromedp.Navigate(b.srv.URL+"/"), chromedp.Click(chromedp.Search(`//nav//a[text()="Quarantine"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-seq="4"]`)), chromedp.Click(chromedp.Search(`//a[text()="#4"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`pre.raw`)))
-	if got, want := b.text(t, "pre.raw"), `{"eventName":"SMS","body":"</pre><script>document.title='pwned'</script>"}`; got != want {
+	if got, want := b.Text("pre.raw"), `{"eventName":"SMS","body":"</pre><script>document.title='pwned'</script>"}`; got != want {
 		t.Errorf("raw payload: got %q, want %q", got, want)
 	}
-	b.do(t, chromedp.Click(chromedp.Search(`//button[text()="Requeue"]`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
-	if got := b.text(t, ".flash"); got != "Event 4 requeued: accepted." {
+	b.Do(chromedp.Click(chromedp.Search(`//button[text()="Requeue"]`)), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	if got := b.Text(".flash"); got != "Event 4 requeued: accepted." {
 		t.Errorf("after Requeue: got %q", got)
 	}
 	if _, _, requeued, _ := b.b.actions(); !cmp.Equal(requeued, []uint64{4}) {
@@ -227,23 +167,23 @@ func TestBrowserQuarantine(t *testing.T) {
 // TestBrowserNarrow checks that no page is wider than a 360 px phone and that the keyboard reaches the actions.
 func TestBrowserNarrow(t *testing.T) {
 	b := newBrowserFixture(t, "")
-	b.do(t, chromedp.EmulateViewport(360, 740))
+	b.Do(chromedp.EmulateViewport(360, 740))
 	for _, path := range []string{"/", "/dead", "/quarantine", "/quarantine/4", "/preview"} {
-		b.do(t, chromedp.Navigate(b.srv.URL+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		b.Do(chromedp.Navigate(b.srv.URL+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
 		// Wider content than the window (less its scroll bar) would scroll sideways.
-		if got := b.eval(t, `(e => e.scrollWidth + " in " + e.clientWidth)(document.documentElement)`); !strings.HasSuffix(got, " in "+strings.Fields(got)[0]) {
+		if got := b.Eval(`(e => e.scrollWidth + " in " + e.clientWidth)(document.documentElement)`); !strings.HasSuffix(got, " in "+strings.Fields(got)[0]) {
 			t.Errorf("%s at 360 px: the page is %s px wide", path, got)
 		}
 	}
 	// Tab from the top of the dead letters to the first Retry button, and press Enter.
-	b.do(t, chromedp.Navigate(b.srv.URL+"/dead"), chromedp.WaitVisible(chromedp.CSS(`tr[data-ref="7:hubspot"]`)))
-	for i := 0; i < 40 && b.eval(t, `document.activeElement.textContent`) != "Retry"; i++ {
-		b.do(t, chromedp.KeyEvent("\t"))
+	b.Do(chromedp.Navigate(b.srv.URL+"/dead"), chromedp.WaitVisible(chromedp.CSS(`tr[data-ref="7:hubspot"]`)))
+	for i := 0; i < 40 && b.Eval(`document.activeElement.textContent`) != "Retry"; i++ {
+		b.Do(chromedp.KeyEvent("\t"))
 	}
-	if got := b.eval(t, `document.activeElement.textContent`); got != "Retry" {
+	if got := b.Eval(`document.activeElement.textContent`); got != "Retry" {
 		t.Fatalf("Tab never reached a Retry button (focus on %q)", got)
 	}
-	b.do(t, chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	b.Do(chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	if retried, _, _, _ := b.b.actions(); len(retried) != 1 {
 		t.Errorf("Enter on Retry: got retried %v, want one", retried)
 	}

@@ -7,9 +7,11 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -26,10 +28,16 @@ func ExecPath() (string, bool) {
 	return "", false
 }
 
-// New starts a headless Chromium with a fresh profile, opens one tab, and returns its context, which expires
-// after timeout. The browser stops when the test ends. The browser reaches nothing but loopback: every host
+// Tab is one tab of a headless Chromium of its own. Its methods fail the test on any error.
+type Tab struct {
+	tb  testing.TB
+	Ctx context.Context // the chromedp context of the tab, for actions the methods do not cover
+}
+
+// New starts a headless Chromium with a fresh profile, opens one tab, and returns it. Everything the tab does
+// must end within timeout. The browser stops when the test ends. It reaches nothing but loopback: every host
 // name but 127.0.0.1 and localhost resolves to nothing, and background networking is off.
-func New(tb testing.TB, timeout time.Duration) context.Context {
+func New(tb testing.TB, timeout time.Duration) *Tab {
 	tb.Helper()
 	path, ok := ExecPath()
 	if !ok {
@@ -55,6 +63,7 @@ func New(tb testing.TB, timeout time.Duration) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
+		chromedp.Flag("hide-scrollbars", true), // screenshots alike on every machine
 		chromedp.WindowSize(1280, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -69,5 +78,80 @@ func New(tb testing.TB, timeout time.Duration) context.Context {
 	if err := chromedp.Do(ctx); err != nil {
 		tb.Fatalf("start Chromium (%s): %v", path, err)
 	}
-	return ctx
+	return &Tab{tb: tb, Ctx: ctx}
+}
+
+// Do runs the steps in order.
+func (t *Tab) Do(steps ...chromedp.Action[chromedp.Void]) {
+	t.tb.Helper()
+	if err := chromedp.Do(t.Ctx, steps...); err != nil {
+		t.tb.Fatal(err)
+	}
+}
+
+// Text is the visible text of the first element matching the CSS selector, trimmed.
+func (t *Tab) Text(css string) string {
+	t.tb.Helper()
+	s, err := chromedp.Run(t.Ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.tb.Fatalf("text of %s: %v", css, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// Eval evaluates a JavaScript expression whose value is a string.
+func (t *Tab) Eval(js string) string {
+	t.tb.Helper()
+	s, err := chromedp.Run(t.Ctx, chromedp.Evaluate[string](js))
+	if err != nil {
+		t.tb.Fatalf("evaluate %s: %v", js, err)
+	}
+	return s
+}
+
+// WaitTrue waits until the JavaScript expression is true, for at most timeout; what says what it waits for.
+func (t *Tab) WaitTrue(what, js string, timeout time.Duration) {
+	t.tb.Helper()
+	if _, err := chromedp.Run(t.Ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout))); err != nil {
+		t.tb.Fatalf("waiting for %s (%s): %v", what, js, err)
+	}
+}
+
+// Screenshot is a PNG of the whole page.
+func (t *Tab) Screenshot() []byte {
+	t.tb.Helper()
+	png, err := chromedp.Run(t.Ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.tb.Fatalf("screenshot: %v", err)
+	}
+	return png
+}
+
+// Dialog runs trigger, which must open a JavaScript dialog (confirm, alert), answers it (accept or dismiss),
+// and returns its message.
+func (t *Tab) Dialog(accept bool, trigger chromedp.Action[chromedp.Void]) string {
+	t.tb.Helper()
+	dialogs := chromedp.Events(t.Ctx, page.JavascriptDialogOpening)
+	got := make(chan string, 1)
+	go func() {
+		for ev, err := range dialogs {
+			if err == nil {
+				_, err = chromedp.Call(t.Ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
+			}
+			if err != nil {
+				got <- "error: " + err.Error()
+				return
+			}
+			got <- ev.Message
+			return
+		}
+	}()
+	t.Do(trigger)
+	select {
+	case msg := <-got:
+		return msg
+	case <-t.Ctx.Done():
+		t.tb.Fatal("no dialog opened")
+		return ""
+	}
 }
