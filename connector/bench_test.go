@@ -117,7 +117,7 @@ func durableReceiver(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	ts := httptest.NewServer(NewServer(cfg, st, nil, Options{}).ReceiverHandler())
+	ts := httptest.NewServer(NewReceiver(cfg, st, Options{}).Handler())
 	tb.Cleanup(ts.Close)
 	return ts.URL
 }

@@ -1,64 +1,84 @@
 package connector
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/hubspot"
+	"github.com/onoffsync/onoffsync/crm/logfile"
 	"github.com/onoffsync/onoffsync/crm/salesforce"
 )
 
-// adapterConfigTypes maps each destination type to the Config struct of its type-specific keys.
-var adapterConfigTypes = map[string]reflect.Type{
-	"log":        reflect.TypeOf(struct{}{}),
-	"hubspot":    reflect.TypeOf(hubspot.Config{}),
-	"salesforce": reflect.TypeOf(salesforce.Config{}),
+// adapterType is one destination type of the registry: the Config struct of its type-specific keys, how to
+// validate them, and how to build its adapter.
+type adapterType struct {
+	config   reflect.Type
+	validate func(d Destination) error
+	build    func(d Destination, opts crm.Options, deps AdapterDeps) (crm.Client, error)
+}
+
+// adapterTypes is the registry of destination types, the one place that knows every adapter.
+var adapterTypes = map[string]adapterType{
+	"log": {
+		config:   reflect.TypeOf(struct{}{}),
+		validate: func(Destination) error { return nil },
+		build: func(d Destination, _ crm.Options, deps AdapterDeps) (crm.Client, error) {
+			return logfile.New(d.Output, deps.Stdout)
+		},
+	},
+	"hubspot": {
+		config:   reflect.TypeOf(hubspot.Config{}),
+		validate: func(d Destination) error { _, err := adapterConfig[hubspot.Config](d); return err },
+		build: func(d Destination, opts crm.Options, _ AdapterDeps) (crm.Client, error) {
+			c, err := adapterConfig[hubspot.Config](d)
+			if err != nil {
+				return nil, err
+			}
+			return hubspot.New(c, opts)
+		},
+	},
+	"salesforce": {
+		config:   reflect.TypeOf(salesforce.Config{}),
+		validate: func(d Destination) error { _, err := adapterConfig[salesforce.Config](d); return err },
+		build: func(d Destination, opts crm.Options, _ AdapterDeps) (crm.Client, error) {
+			c, err := adapterConfig[salesforce.Config](d)
+			if err != nil {
+				return nil, err
+			}
+			return salesforce.New(c, opts)
+		},
+	},
+}
+
+// adapterConfig decodes d's type-specific keys into C and validates them.
+func adapterConfig[C any, P interface {
+	*C
+	Validate() error
+}](d Destination) (C, error) {
+	var c C
+	if err := d.Node.Decode(&c); err != nil {
+		return c, err
+	}
+	return c, P(&c).Validate()
 }
 
 // validateAdapter decodes and validates d's type-specific keys; the error starts with the offending key.
 func validateAdapter(d Destination) error {
-	switch d.Type {
-	case "hubspot":
-		_, err := hubspotConfig(d)
-		return err
-	case "salesforce":
-		_, err := salesforceConfig(d)
-		return err
+	if t, ok := adapterTypes[d.Type]; ok {
+		return t.validate(d)
 	}
 	return nil
 }
 
-func salesforceConfig(d Destination) (salesforce.Config, error) {
-	var c salesforce.Config
-	if err := d.Node.Decode(&c); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
-}
-
-func hubspotConfig(d Destination) (hubspot.Config, error) {
-	var c hubspot.Config
-	if err := d.Node.Decode(&c); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
-}
-
 func destinationTypes() []string {
 	var out []string
-	for t := range adapterConfigTypes {
+	for t := range adapterTypes {
 		out = append(out, t)
 	}
 	sort.Strings(out)
@@ -76,100 +96,10 @@ type AdapterDeps struct {
 
 // NewClient builds the adapter for d. It validates the type-specific keys; it makes no network call.
 func NewClient(d Destination, deps AdapterDeps) (crm.Client, error) {
+	t, ok := adapterTypes[d.Type]
+	if !ok {
+		return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
+	}
 	opts := crm.Options{HTTPClient: deps.HTTPClient, Throttle: deps.Throttle, Now: deps.Now, Location: d.Location, Logger: deps.Logger}
-	switch d.Type {
-	case "log":
-		return newLogClient(d.Output, deps.Stdout)
-	case "hubspot":
-		c, err := hubspotConfig(d)
-		if err != nil {
-			return nil, err
-		}
-		return hubspot.New(c, opts)
-	case "salesforce":
-		c, err := salesforceConfig(d)
-		if err != nil {
-			return nil, err
-		}
-		return salesforce.New(c, opts)
-	}
-	return nil, fmt.Errorf("destination %s: unknown type %q", d.Name, d.Type)
-}
-
-// logClient is the "log" destination: each SMS it syncs becomes one JSON line (the mapping's fields, which by
-// default are the normalised event) in a file or on stdout.
-type logClient struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	f   *os.File // nil for stdout
-	out io.Writer
-}
-
-func newLogClient(output string, stdout io.Writer) (*logClient, error) {
-	if output == "-" {
-		if stdout == nil {
-			stdout = os.Stdout
-		}
-		return &logClient{w: bufio.NewWriter(stdout), out: stdout}, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(output), 0o755); err != nil {
-		return nil, fmt.Errorf("log output: %w", err)
-	}
-	f, err := os.OpenFile(output, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("log output: %w", err)
-	}
-	return &logClient{w: bufio.NewWriter(f), f: f, out: f}, nil
-}
-
-func (l *logClient) Limits() crm.Limits { return crm.Limits{SearchBatch: 100, WriteBatch: 100} }
-
-func (l *logClient) FindContacts(ctx context.Context, qs []crm.ContactQuery) ([][]crm.Contact, error) {
-	return make([][]crm.Contact, len(qs)), ctx.Err()
-}
-
-func (l *logClient) CreateContact(ctx context.Context, c crm.NewContact) (crm.Contact, error) {
-	return crm.Contact{}, &crm.Error{Action: crm.Permanent, Message: "a log destination has no contacts: use on_no_match: log_without_contact"}
-}
-
-func (l *logClient) ResolveOwner(ctx context.Context, email string) (string, error) { return "", nil }
-
-// LogActivities writes one line per activity and syncs the file before reporting success.
-func (l *logClient) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.Result, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	res := make([]crm.Result, len(acts))
-	for i, a := range acts {
-		line := map[string]any{"id": a.SourceID, "timestamp": a.Timestamp.UTC().Format(time.RFC3339Nano)}
-		if a.ContactID != "" {
-			line["contact_id"] = a.ContactID
-		}
-		for k, v := range a.Fields {
-			line[k] = v
-		}
-		data, err := json.Marshal(line)
-		if err != nil {
-			return nil, err
-		}
-		l.w.Write(data)
-		l.w.WriteByte('\n')
-		res[i] = crm.Result{ID: "log:" + a.SourceID}
-	}
-	if err := l.w.Flush(); err != nil {
-		return nil, &crm.Error{Action: crm.Retry, Message: "write log output", Err: err}
-	}
-	if l.f != nil {
-		if err := l.f.Sync(); err != nil {
-			return nil, &crm.Error{Action: crm.Retry, Message: "sync log output", Err: err}
-		}
-	}
-	return res, nil
-}
-
-// Close closes the output file.
-func (l *logClient) Close() error {
-	if l.f != nil {
-		return l.f.Close()
-	}
-	return nil
+	return t.build(d, opts, deps)
 }

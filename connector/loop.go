@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,15 +17,8 @@ import (
 // errStalled marks work left undone because an earlier call of the batch hit a rate limit or a pause.
 var errStalled = errors.New("stalled by a rate limit or pause")
 
-// pauseProbe is how long a destination paused "until the config is fixed" waits before one probing batch.
-const pauseProbe = 5 * time.Minute
-
 // ownerTTL is how long an Onoff user's CRM owner is remembered.
 const ownerTTL = time.Hour
-
-// contactIndexLag is how long a contact created by a request whose answer was lost may stay invisible to
-// search: HubSpot's index takes about a minute, Salesforce's one to three.
-const contactIndexLag = 3 * time.Minute
 
 // loop delivers one destination's jobs.
 type loop struct {
@@ -279,11 +271,12 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 		if err == nil && len(ids) != end-start {
 			err = fmt.Errorf("adapter returned %d results for %d look-ups", len(ids), end-start)
 		}
+		if err != nil {
+			l.settle(ask[start:end], sameErr(err, end-start), false, false)
+			continue
+		}
 		for i, w := range ask[start:end] {
-			switch {
-			case err != nil:
-				w.decide(l.failure(w, err, now, false))
-			case ids[i] != "":
+			if ids[i] != "" {
 				w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
 			}
 		}
@@ -321,6 +314,9 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 			}
 		}
 		failed := map[string]error{}
+		// One failed search fails every job whose query it carried; its answer acts on the destination once.
+		var failedCalls [][]*work  // the jobs each failed search carried
+		callOf := map[string]int{} // query key -> its failed search
 		fresh := map[string]store.CachedContact{}
 		batch := max(l.client.Limits().SearchBatch, 1)
 		for start := 0; start < len(queries); start += batch {
@@ -336,11 +332,15 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 			if err == nil && len(res) != len(chunk) {
 				err = fmt.Errorf("adapter returned %d results for %d queries", len(res), len(chunk))
 			}
-			for i, q := range chunk {
-				if err != nil {
+			if err != nil {
+				for _, q := range chunk {
 					failed[q.Key()] = err
-					continue
+					callOf[q.Key()] = len(failedCalls)
 				}
+				failedCalls = append(failedCalls, nil)
+				continue
+			}
+			for i, q := range chunk {
 				if len(res[i]) > 0 {
 					c := m.Pick(res[i])
 					found[q.Key()] = &c
@@ -351,15 +351,21 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 		if err := l.s.store.CacheContacts(l.dest.Name, fresh); err != nil {
 			l.log.Warn("cache contacts", "err", err)
 		}
+		errsOf := make([][]error, len(failedCalls))
 		for _, w := range need {
 			key := w.queries[round].Key()
 			if err := failed[key]; errors.Is(err, errStalled) {
 				w.decide(store.Outcome{State: store.Pending, NextAttempt: now, Ambiguous: w.c.Job.Ambiguous})
 			} else if err != nil {
-				w.decide(l.failure(w, err, now, false))
+				i := callOf[key]
+				failedCalls[i] = append(failedCalls[i], w)
+				errsOf[i] = append(errsOf[i], err)
 			} else if c := found[key]; c != nil {
 				w.contact = c
 			}
+		}
+		for i, call := range failedCalls {
+			l.settle(call, errsOf[i], false, false)
 		}
 	}
 }
@@ -401,9 +407,7 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 		w := group[0]
 		owner, err := l.owner(ctx, m, w.sms, now)
 		if err != nil {
-			for _, g := range group {
-				g.decide(l.failure(g, err, now, false))
-			}
+			l.settle(group, sameErr(err, len(group)), false, false)
 			continue
 		}
 		nc, err := m.NewContact(w.sms, owner)
@@ -420,17 +424,7 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 		l.count("create")
 		c, err := l.client.CreateContact(ctx, nc)
 		if err != nil {
-			for _, g := range group {
-				o := l.failure(g, err, now, false)
-				if crm.Classify(err).Ambiguous() || errors.Is(err, context.Canceled) {
-					// The contact may exist already: search again only once the CRM's index can show it,
-					// or the retry creates it a second time.
-					if ready := now.Add(contactIndexLag); o.NextAttempt.Before(ready) {
-						o.NextAttempt = ready
-					}
-				}
-				g.decide(o)
-			}
+			l.settle(group, sameErr(err, len(group)), false, true)
 			continue
 		}
 		if c.Kind == "" {
@@ -490,7 +484,7 @@ func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now t
 		}
 		owner, err := l.owner(ctx, m, w.sms, now)
 		if err != nil {
-			w.decide(l.failure(w, err, now, false))
+			l.settle([]*work{w}, []error{err}, false, false)
 			continue
 		}
 		act, err := m.Apply(w.sms, w.contact, owner)
@@ -529,79 +523,81 @@ func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
 		if err == nil && len(res) != len(acts) {
 			err = fmt.Errorf("adapter returned %d results for %d activities", len(res), len(acts))
 		}
-		for i, w := range chunk {
-			switch {
-			case err != nil:
-				w.decide(l.failure(w, err, now, true))
-			case res[i].Err != nil:
-				w.decide(l.failure(w, res[i].Err, now, true))
-			default:
-				w.decide(store.Outcome{State: store.Done, Attempted: true, Sent: true, RecordID: res[i].ID, ContactID: w.act.ContactID})
-			}
+		if err != nil {
+			l.settle(chunk, sameErr(err, len(chunk)), true, false)
+			continue
 		}
+		var failedWs []*work
+		var errs []error
+		for i, w := range chunk {
+			if res[i].Err != nil {
+				failedWs, errs = append(failedWs, w), append(errs, res[i].Err)
+				continue
+			}
+			w.decide(store.Outcome{State: store.Done, Attempted: true, Sent: true, RecordID: res[i].ID, ContactID: w.act.ContactID})
+		}
+		l.settle(failedWs, errs, true, false)
 		if err == nil && l.isPaused() && !anyStop(res) {
 			l.resume() // the probe batch went through: the cause of the pause is gone
 		}
 	}
 }
 
-// failure turns a CRM error into the job's next state. Rate limits and pauses do not count as attempts; a job
-// dies only on a permanent error, or when both its attempts and its age are past the limits.
-func (l *loop) failure(w *work, err error, now time.Time, sent bool) store.Outcome {
-	e := crm.Classify(err)
-	j := w.c.Job
-	msg := e.Error()
-	l.mu.Lock()
-	l.lastError = msg
-	l.mu.Unlock()
-	if errors.Is(err, context.Canceled) {
-		return store.Outcome{State: store.Pending, NextAttempt: now, Ambiguous: j.Ambiguous || sent, Sent: sent, Error: msg}
+// settle decides, with the retry policy, each job a failed CRM call carried (errs[i] is ws[i]'s error: the
+// call's, or its item's in a batch), and applies the answer's effect on the destination once for the call:
+// one 429 on a batch of 100 activities is one rate-limit answer, one halving of the rate.
+func (l *loop) settle(ws []*work, errs []error, sent, create bool) {
+	if len(ws) == 0 {
+		return
 	}
-	switch e.Action {
-	case crm.Done:
-		return store.Outcome{State: store.Done, Attempted: true, Sent: sent, RecordID: e.ID}
-	case crm.RateLimited:
+	at := l.s.clock.Now() // limits are timed from the answer, not from the batch's start
+	var call effect
+	forgotten := map[string]bool{}
+	for i, w := range ws {
+		v := retryPolicy(errs[i], attempt{Job: w.c.Job, Sent: sent, Create: create, ContactID: w.act.ContactID},
+			at, l.s.cfg.Sync, nil)
+		w.decide(v.Outcome)
+		if call.Pause == "" && !call.RateLimited {
+			call = v.Effect // the first answer that stops the destination, else the last one
+		}
+		if v.Forget != "" && !forgotten[v.Forget] {
+			forgotten[v.Forget] = true
+			if err := l.s.store.ForgetContact(l.dest.Name, v.Forget); err != nil {
+				l.log.Warn("forget contact", "err", err)
+			}
+		}
+	}
+	l.apply(call)
+}
+
+// apply acts on the destination after one CRM answer: status, rate-limit wait and slow-down, pause.
+func (l *loop) apply(e effect) {
+	l.mu.Lock()
+	if e.Error != "" {
+		l.lastError = e.Error
+	}
+	if e.NotBefore.After(l.notBefore) {
+		l.notBefore = e.NotBefore
+	}
+	l.mu.Unlock()
+	if e.RateLimited {
 		if l.s.metrics != nil {
 			l.s.metrics.RateWaits.WithLabelValues(l.dest.Name).Inc()
 		}
 		l.throttle.slowDown(e.Limit)
-		until := l.s.clock.Now().Add(max(e.RetryAfter, time.Second)) // from the answer, not the batch's start
-		if !e.Until.IsZero() {
-			until = e.Until
-		}
-		if e.Daily {
-			l.pause("daily API limit reached: "+msg, until)
-		} else {
-			l.mu.Lock()
-			if until.After(l.notBefore) {
-				l.notBefore = until
-			}
-			l.mu.Unlock()
-		}
-		return store.Outcome{State: store.Pending, NextAttempt: until, Error: msg, Ambiguous: j.Ambiguous}
-	case crm.Pause:
-		until := e.Until
-		if until.IsZero() {
-			until = l.s.clock.Now().Add(pauseProbe)
-		}
-		l.pause(msg, until)
-		return store.Outcome{State: store.Pending, NextAttempt: now, Error: msg, Ambiguous: j.Ambiguous}
-	case crm.Permanent:
-		if e.Code == "CONTACT_GONE" && w.act.ContactID != "" {
-			if err := l.s.store.ForgetContact(l.dest.Name, w.act.ContactID); err != nil {
-				l.log.Warn("forget contact", "err", err)
-			}
-			break // retry: the next attempt matches again
-		}
-		return store.Outcome{State: store.Dead, Attempted: true, Sent: sent, Error: msg}
 	}
-	attempts := j.Attempts + 1
-	if attempts >= l.s.cfg.Sync.MaxAttempts && now.Sub(j.Created) >= l.s.cfg.Sync.MaxAge {
-		return store.Outcome{State: store.Dead, Attempted: true, Sent: sent, Error: fmt.Sprintf("gave up after %d attempts: %s", attempts, msg)}
+	if e.Pause != "" {
+		l.pause(e.Pause, e.PauseUntil)
 	}
-	wait := max(backoff(attempts, l.s.cfg.Sync.BackoffBase, l.s.cfg.Sync.BackoffCap), e.RetryAfter)
-	return store.Outcome{State: store.Retrying, Attempted: true, Sent: sent, NextAttempt: now.Add(wait), Error: msg,
-		Ambiguous: sent && e.Ambiguous()}
+}
+
+// sameErr is err n times: the error of a whole call, for each job it carried.
+func sameErr(err error, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 // anyStop reports whether any per-item result paused the destination or hit a rate limit.
@@ -614,17 +610,6 @@ func anyStop(res []crm.Result) bool {
 		}
 	}
 	return false
-}
-
-// backoff is exponential backoff with full jitter: a random wait up to base*2^(attempt-1), capped.
-func backoff(attempt int, base, cap time.Duration) time.Duration {
-	ceil := cap
-	if attempt < 40 {
-		if d := base << (attempt - 1); d > 0 && d < cap {
-			ceil = d
-		}
-	}
-	return time.Duration(rand.Int64N(int64(ceil))) + 100*time.Millisecond
 }
 
 func (l *loop) count(kind string) {

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/crmtest"
@@ -66,7 +69,6 @@ type syncEnv struct {
 	clock  *fakeClock
 	store  *store.Store
 	syncer *Syncer
-	server *Server
 	fakes  map[string]*crmtest.Fake
 	dir    string
 	cancel context.CancelFunc
@@ -104,6 +106,13 @@ func (e *syncEnv) pausedOnAuth() {
 
 func newSyncEnv(t *testing.T, dests string, names ...string) *syncEnv {
 	t.Helper()
+	return newSyncEnvLimits(t, dests, crm.Limits{SearchBatch: 10, WriteBatch: 20}, nil, names...)
+}
+
+// newSyncEnvLimits is newSyncEnv with fakes of these batch limits that declare rates and wait on the loop's
+// throttle, as real adapters do (rates nil: no throttle).
+func newSyncEnvLimits(t *testing.T, dests string, limits crm.Limits, rates []crm.RateLimit, names ...string) *syncEnv {
+	t.Helper()
 	e := &syncEnv{t: t, clock: newFakeClock(), fakes: map[string]*crmtest.Fake{}, dir: t.TempDir()}
 	cfg := testConfig(t, e.dir, "destinations:\n"+strings.ReplaceAll(dests, "DIR", e.dir))
 	var err error
@@ -113,16 +122,20 @@ func newSyncEnv(t *testing.T, dests string, names ...string) *syncEnv {
 	}
 	adapters := map[string]func(AdapterDeps) (crm.Client, error){}
 	for _, n := range names {
-		f := crmtest.NewFake(crm.Limits{SearchBatch: 10, WriteBatch: 20})
+		f := crmtest.NewFake(limits)
 		e.fakes[n] = f
-		adapters[n] = func(AdapterDeps) (crm.Client, error) { return f, nil }
+		adapters[n] = func(deps AdapterDeps) (crm.Client, error) {
+			if rates != nil {
+				f.Throttle(deps.Throttle, rates)
+			}
+			return f, nil
+		}
 	}
-	opts := Options{Clock: e.clock, Adapters: adapters}
+	opts := Options{Clock: e.clock, Adapters: adapters, Metrics: NewMetrics(e.store, e.clock.Now)}
 	e.syncer, err = NewSyncer(cfg, e.store, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server = NewServer(cfg, e.store, e.syncer, opts)
 	t.Cleanup(e.stop)
 	return e
 }
@@ -331,7 +344,7 @@ func TestLoopPermanentErrorDeadAtOnce(t *testing.T) {
 		t.Fatalf("dead letters = %+v, want 'bad' after 1 attempt with its reason", dl)
 	}
 	// An admin fixes the cause and retries it.
-	if n, err := e.server.admin.DeadRetry(store.Selector{Dest: "crm"}); n != 1 || err != nil {
+	if n, err := e.store.RetryDead(store.Selector{Dest: "crm"}); n != 1 || err != nil {
 		t.Fatalf("DeadRetry = %d, %v", n, err)
 	}
 	e.waitCounts("crm", map[string]int64{store.Done: 2, store.Dead: 0}, nil)
@@ -341,8 +354,7 @@ func TestLoopAuthFailurePausesThenResumes(t *testing.T) {
 	e := newSyncEnv(t, destYAML("crm", ""), "crm")
 	f := e.fakes["crm"]
 	e.pausedOnAuth()
-	st, _ := e.server.admin.Status()
-	if live := st.Destinations[0].Live; live == nil || !strings.Contains(live.PauseReason, "INVALID_AUTHENTICATION") {
+	if live, _ := e.syncer.Status("crm"); !strings.Contains(live.PauseReason, "INVALID_AUTHENTICATION") {
 		t.Errorf("status does not say why it paused: %+v", live)
 	}
 	e.enqueue("p2", "+33699999999", "+33600000002")
@@ -559,4 +571,37 @@ func TestLoopRateLimitedCreateNeverLogsWithoutContact(t *testing.T) {
 			t.Errorf("job %d: %d attempts, want 1 (the rate limit is not an attempt)", j.Seq, j.Attempts)
 		}
 	}
+}
+
+// TestLoopOne429HalvesTheRateOnce: a 429 on a 100-activity write is one rate-limit answer, so the write rate
+// is halved once (not once per activity it carried) and RateWaits counts one.
+func TestLoopOne429HalvesTheRateOnce(t *testing.T) {
+	e := newSyncEnvLimits(t, destYAML("crm", ""), crm.Limits{SearchBatch: 100, WriteBatch: 100},
+		[]crm.RateLimit{{Kind: "requests", Rate: 100, Burst: 100}}, "crm")
+	f := e.fakes["crm"]
+	f.AddContact(crm.Contact{LastName: "Known", Phones: []string{"+33611111111"}})
+	f.FailNext(crmtest.MethodLog, 1, crmtest.RateLimit(2*time.Second))
+	for i := range 100 {
+		e.enqueue(fmt.Sprint("h", i), "+33699999999", "+33611111111")
+	}
+	e.start()
+	waitFor(t, "the rate-limited write", func() bool {
+		return f.Calls(crmtest.MethodLog) >= 1 && e.counts("crm")[store.Pending] == 100
+	}, nil)
+	st, _ := e.syncer.Status("crm")
+	if got, want := st.Rates["requests"], 50.0; got != want {
+		t.Errorf("after one 429 on a 100-activity batch: requests rate %v/s, want %v/s (halved once)", got, want)
+	}
+	// status --json shows it as live.rates_per_second.requests (admin.DestStatus.Live is this LoopStatus).
+	if js, _ := json.Marshal(st); !strings.Contains(string(js), `"rates_per_second":{"requests":50}`) {
+		t.Errorf("status JSON %s, want rates_per_second.requests 50", js)
+	}
+	var m dto.Metric
+	if err := e.syncer.metrics.RateWaits.WithLabelValues("crm").Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Errorf("RateWaits = %v after one 429, want 1", got)
+	}
+	e.waitCounts("crm", map[string]int64{store.Done: 100}, e.advance(time.Second))
 }

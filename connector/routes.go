@@ -16,29 +16,25 @@ import (
 
 func init() { gin.SetMode(gin.ReleaseMode) }
 
-// ReceiverHandler returns the webhook receiver: every route Onoff can reach.
-func (s *Server) ReceiverHandler() http.Handler {
+// Handler returns the webhook receiver: every route Onoff can reach, in one table of named handlers.
+func (s *Receiver) Handler() http.Handler {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
-		s.log.Error("receiver panic", "path", c.Request.URL.Path)
-		abortJSON(c, http.StatusInternalServerError, "internal error")
-	}))
-	r.NoRoute(func(c *gin.Context) { abortJSON(c, http.StatusNotFound, "no such path") })
-	r.NoMethod(func(c *gin.Context) { abortJSON(c, http.StatusMethodNotAllowed, "method not allowed: use POST") })
-	hooks := r.Group("/", s.authenticate, s.readBody)
-	hooks.POST(s.cfg.Server.Path, s.receiveSMS)
-	hooks.POST(s.cfg.Server.CallsPath, s.receiveCall)
+	r.Use(Recovery(func(c *gin.Context, _ any) { s.log.Error("receiver panic", "path", c.Request.URL.Path) }))
+	r.NoRoute(noRoute)
+	r.NoMethod(func(c *gin.Context) { Abort(c, Reason(ErrMethodNotAllowed, "method not allowed: use POST")) })
+	hooks := r.Group("/", s.authenticate)
+	hooks.POST(s.cfg.Server.Path, s.withBody(s.receiveSMS))
+	hooks.POST(s.cfg.Server.CallsPath, s.withBody(s.receiveCall))
 	return r
 }
 
-func abortJSON(c *gin.Context, status int, reason string) {
-	c.AbortWithStatusJSON(status, gin.H{"error": reason})
-}
+// noRoute answers a path no route serves.
+func noRoute(c *gin.Context) { Abort(c, Reason(ErrNoRoute, "no such path")) }
 
 // authenticate accepts the key as Onoff sends it (Authorization: x-api-key <key>) or as a bare x-api-key
 // header, comparing in constant time with every configured key.
-func (s *Server) authenticate(c *gin.Context) {
+func (s *Receiver) authenticate(c *gin.Context) {
 	if len(s.cfg.Server.APIKeys) == 0 && s.cfg.Server.AllowUnauthenticated {
 		return
 	}
@@ -53,7 +49,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	if key == "" {
 		s.metrics.Received.WithLabelValues("unauthorized").Inc()
-		abortJSON(c, http.StatusUnauthorized, "missing API key: send Authorization: x-api-key <key>")
+		Abort(c, Reason(ErrUnauthorized, "missing API key: send Authorization: x-api-key <key>"))
 		return
 	}
 	match := 0
@@ -62,45 +58,47 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	if match != 1 {
 		s.metrics.Received.WithLabelValues("unauthorized").Inc()
-		abortJSON(c, http.StatusUnauthorized, "invalid API key")
+		Abort(c, Reason(ErrUnauthorized, "invalid API key"))
 	}
 }
 
-// readBody refuses a declared Content-Length over the limit before reading, and cuts a longer chunked body.
-func (s *Server) readBody(c *gin.Context) {
-	max := s.cfg.Server.MaxBodyBytes
-	if c.Request.ContentLength > max {
-		s.metrics.Received.WithLabelValues("too_large").Inc()
-		c.Header("Connection", "close")
-		abortJSON(c, http.StatusRequestEntityTooLarge, "body larger than server.max_body_bytes")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		s.metrics.Received.WithLabelValues("too_large").Inc()
-		abortJSON(c, http.StatusRequestEntityTooLarge, "body larger than server.max_body_bytes")
-		return
-	case err != nil:
-		s.metrics.Received.WithLabelValues("bad_request").Inc()
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			abortJSON(c, http.StatusRequestTimeout, "the body did not arrive within server.read_timeout")
+// withBody reads the body for h: it refuses a declared Content-Length over the limit before reading, and
+// cuts a longer chunked body.
+func (s *Receiver) withBody(h func(c *gin.Context, body []byte)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		max := s.cfg.Server.MaxBodyBytes
+		if c.Request.ContentLength > max {
+			s.metrics.Received.WithLabelValues("too_large").Inc()
+			c.Header("Connection", "close")
+			Abort(c, Reason(ErrTooLarge, "body larger than server.max_body_bytes"))
 			return
 		}
-		abortJSON(c, http.StatusBadRequest, "could not read the body")
-		return
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			s.metrics.Received.WithLabelValues("too_large").Inc()
+			Abort(c, Reason(ErrTooLarge, "body larger than server.max_body_bytes"))
+			return
+		case err != nil:
+			s.metrics.Received.WithLabelValues("bad_request").Inc()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				Abort(c, Reason(ErrTimeout, "the body did not arrive within server.read_timeout"))
+				return
+			}
+			Abort(c, Reason(ErrBadRequest, "could not read the body"))
+			return
+		}
+		h(c, body)
 	}
-	c.Set("body", body)
 }
 
-func (s *Server) receiveSMS(c *gin.Context) {
-	body := c.MustGet("body").([]byte)
+func (s *Receiver) receiveSMS(c *gin.Context, body []byte) {
 	sms, eventName, problems, err := parseSMS(body, s.cfg.Phone.DefaultRegion, nil)
 	if err != nil {
 		s.metrics.Received.WithLabelValues("bad_request").Inc()
-		abortJSON(c, http.StatusBadRequest, "body must be a JSON object")
+		Abort(c, Reason(ErrBadRequest, "body must be a JSON object"))
 		return
 	}
 	ev := store.Event{Class: "sms", SourceID: sms.ID, EventName: eventName, Received: s.now(), Raw: body}
@@ -125,12 +123,11 @@ func (s *Server) receiveSMS(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{})
 }
 
-func (s *Server) receiveCall(c *gin.Context) {
-	body := c.MustGet("body").([]byte)
+func (s *Receiver) receiveCall(c *gin.Context, body []byte) {
 	id, eventName, err := CallEvent(body)
 	if err != nil {
 		s.metrics.Received.WithLabelValues("bad_request").Inc()
-		abortJSON(c, http.StatusBadRequest, "body must be a JSON object")
+		Abort(c, Reason(ErrBadRequest, "body must be a JSON object"))
 		return
 	}
 	ev := store.Event{Class: "call", Status: store.Ignored, SourceID: id, EventName: eventName, Received: s.now(), Raw: body}
@@ -140,13 +137,13 @@ func (s *Server) receiveCall(c *gin.Context) {
 }
 
 // enqueue stores ev durably; on failure it answers 503 so Onoff retries, and returns false.
-func (s *Server) enqueue(c *gin.Context, ev store.Event) bool {
+func (s *Receiver) enqueue(c *gin.Context, ev store.Event) bool {
 	start := time.Now()
 	_, dup, err := s.store.Enqueue(ev, s.destNames)
 	if err != nil {
 		s.metrics.Received.WithLabelValues("store_error").Inc()
 		s.log.Error("store webhook", "err", err)
-		abortJSON(c, http.StatusServiceUnavailable, "could not store the event; retry later")
+		Abort(c, Reason(ErrUnavailable, "could not store the event; retry later"))
 		return false
 	}
 	s.metrics.Commit.Observe(time.Since(start).Seconds())

@@ -28,7 +28,7 @@ type Syncer struct {
 // NewSyncer builds every destination's adapter and mapping; it fails on the first that cannot be built.
 func NewSyncer(cfg *Config, st *store.Store, opts Options) (*Syncer, error) {
 	opts = opts.withDefaults()
-	s := &Syncer{cfg: cfg, store: st, log: opts.Logger, clock: opts.Clock, byName: map[string]*loop{},
+	s := &Syncer{cfg: cfg, store: st, log: opts.Logger, clock: opts.Clock, metrics: opts.Metrics, byName: map[string]*loop{},
 		phones: crm.NewPhoneCache(50000)}
 	for _, d := range cfg.Destinations {
 		m, err := LoadMapping(d)

@@ -1,7 +1,7 @@
 // Package crm is the adapter contract between the sync loop and a CRM: the SMS as the loop sees it, contact
 // queries and matches, activities to log, and the typed error that tells the loop what to do next.
-//
-// Nothing here speaks HTTP: crm/hubspot and crm/salesforce do, each for its own CRM.
+// It imports no other onoffsync package (the loop and every adapter import it), and nothing here speaks HTTP:
+// crm/hubspot and crm/salesforce do, each for its own CRM.
 package crm
 
 import (

@@ -44,6 +44,10 @@ func (a Action) String() string {
 	return fmt.Sprintf("action(%d)", int(a))
 }
 
+// CodeContactGone is the Error Code every adapter gives an activity whose contact (or company) no longer
+// exists in the CRM: the loop drops its cached contact and matches again on the next attempt.
+const CodeContactGone = "CONTACT_GONE"
+
 // Error is a classified CRM failure.
 type Error struct {
 	Action     Action

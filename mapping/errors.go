@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Problem is one thing wrong with a mapping, at a line of a file.
+// Problem is one thing wrong with a mapping or a configuration file, at a line of it: the one
+// "file:line: field: problem" type both report with (connector's config loader uses it too).
 type Problem struct {
 	File  string
 	Line  int    // 1-based; 0 when the problem is about the file as a whole
@@ -31,7 +32,7 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// Error lists every problem found while loading a mapping.
+// Error lists every problem found while loading a mapping or a configuration.
 type Error struct {
 	Problems []Problem
 }

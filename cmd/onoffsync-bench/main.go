@@ -1,5 +1,6 @@
 // Command onoffsync-bench measures the real onoffsync binary over loopback: webhook load against a no-op
 // baseline, the drain of a pre-filled backlog, and the data file's growth under retention. See run.go.
+// It drives the binary from outside: it imports only store (to pre-fill a data file) and the fake CRMs.
 package main
 
 import (

@@ -1,5 +1,5 @@
 // Package crmtest holds the conformance suite every CRM adapter runs against its fake server, and Fake, a
-// scriptable in-memory adapter that drives the sync loop's tests.
+// scriptable in-memory adapter that drives the sync loop's tests. It imports crm only: no adapter, no connector.
 package crmtest
 
 import (
@@ -14,9 +14,13 @@ import (
 )
 
 // Harness is what an adapter's test hands the conformance suite: the adapter wired to its fake CRM, and ways
-// to seed and inspect that fake in CRM-neutral terms. Every func must be set.
+// to seed and inspect that fake in CRM-neutral terms. Every func must be set, except SeedContact, SeedOwner
+// and Settle when NoContacts is.
 type Harness struct {
 	Client crm.Client
+	// NoContacts says the destination keeps no contacts nor owners (the log file): every search finds
+	// nothing, CreateContact fails Permanent, ResolveOwner answers "", and activities log without a contact.
+	NoContacts bool
 	// SeedContact stores a contact (Kind contact) in the fake and returns its id. Phone is stored as given.
 	SeedContact func(tb testing.TB, s Seed) string
 	// SeedOwner stores an active CRM user/owner with this email and returns its id.
@@ -46,6 +50,11 @@ type Logged struct {
 func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 	ctx := context.Background()
 	fr := func(s string) crm.Phone { return crm.ParsePhone(s, "FR") }
+
+	if newHarness(t).NoContacts {
+		runNoContacts(t, newHarness)
+		return
+	}
 
 	t.Run("Limits", func(t *testing.T) {
 		h := newHarness(t)
@@ -198,6 +207,76 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		}
 		if !errors.Is(err, context.Canceled) && crm.Classify(err).Action != crm.Retry {
 			t.Errorf("FindContacts on a canceled context: %v, want context.Canceled or a retryable error", err)
+		}
+	})
+}
+
+// runNoContacts checks the contract of a destination that keeps no contacts.
+func runNoContacts(t *testing.T, newHarness func(t *testing.T) *Harness) {
+	ctx := context.Background()
+	t.Run("Limits", func(t *testing.T) {
+		if l := newHarness(t).Client.Limits(); l.SearchBatch < 1 || l.WriteBatch < 1 {
+			t.Errorf("Limits() = %+v, want batches >= 1", l)
+		}
+	})
+	t.Run("FindsNoContact", func(t *testing.T) {
+		h := newHarness(t)
+		got := find(t, h, []crm.ContactQuery{{Phone: crm.ParsePhone("0612345678", "FR")}, {Email: "a@example.com"}})
+		for i, m := range got {
+			if len(m) != 0 {
+				t.Errorf("query %d: got %v, want no match", i, contactIDs(m))
+			}
+		}
+	})
+	t.Run("CreateContactIsPermanent", func(t *testing.T) {
+		h := newHarness(t)
+		_, err := h.Client.CreateContact(ctx, crm.NewContact{LastName: "New", Phone: crm.ParsePhone("0633333333", "FR")})
+		if a := crm.Classify(err); a == nil || a.Action != crm.Permanent {
+			t.Errorf("CreateContact: %v, want a Permanent error", err)
+		}
+	})
+	t.Run("ResolveOwnerIsEmpty", func(t *testing.T) {
+		h := newHarness(t)
+		if got, err := h.Client.ResolveOwner(ctx, "rep@example.com"); got != "" || err != nil {
+			t.Errorf("ResolveOwner = %q, %v; want \"\", nil", got, err)
+		}
+	})
+	t.Run("LogActivities", func(t *testing.T) {
+		h := newHarness(t)
+		acts := []crm.Activity{
+			{SourceID: "sms-0", Timestamp: time.Date(2026, 5, 20, 14, 30, 0, 0, time.UTC), Fields: map[string]string{"body": "hi"}},
+			{SourceID: "sms-1", ContactID: "c-1", Timestamp: time.Date(2026, 5, 20, 14, 30, 1, 0, time.UTC), Fields: map[string]string{}},
+		}
+		res, err := h.Client.LogActivities(ctx, acts)
+		if err != nil {
+			t.Fatalf("LogActivities: %v", err)
+		}
+		if len(res) != len(acts) {
+			t.Fatalf("got %d results, want %d", len(res), len(acts))
+		}
+		seen := map[string]bool{}
+		for i, r := range res {
+			if r.Err != nil || r.ID == "" || seen[r.ID] {
+				t.Errorf("result %d = %+v, want a new id and no error", i, r)
+			}
+			seen[r.ID] = true
+		}
+		logged := h.Logged(t)
+		if len(logged) != len(acts) {
+			t.Fatalf("destination holds %d activities, want %d", len(logged), len(acts))
+		}
+		for i, l := range logged {
+			if !seen[l.ID] || l.ContactID != acts[i].ContactID {
+				t.Errorf("logged %+v: want one of the returned ids on contact %q", l, acts[i].ContactID)
+			}
+		}
+	})
+	t.Run("CanceledContext", func(t *testing.T) {
+		h := newHarness(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := h.Client.FindContacts(cctx, []crm.ContactQuery{{Email: "x@example.com"}}); err == nil {
+			t.Fatal("FindContacts on a canceled context: got nil error")
 		}
 	})
 }

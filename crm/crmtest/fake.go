@@ -327,7 +327,7 @@ var (
 	ErrTimeout  = &crm.Error{Action: crm.Retry, Message: "timeout awaiting response headers"}
 	ErrAuth     = &crm.Error{Action: crm.Pause, Status: 401, Code: "INVALID_AUTHENTICATION", Message: "bad token"}
 	ErrBadInput = &crm.Error{Action: crm.Permanent, Status: 400, Code: "VALIDATION_ERROR", Message: "property values were not valid"}
-	ErrGone     = &crm.Error{Action: crm.Permanent, Status: 404, Code: "CONTACT_GONE", Message: "contact does not exist"}
+	ErrGone     = &crm.Error{Action: crm.Permanent, Status: 404, Code: crm.CodeContactGone, Message: "contact does not exist"}
 )
 
 // RateLimit is a 429 that asks to wait d.

@@ -19,10 +19,6 @@ const (
 	writeBatch   = 100
 )
 
-// CodeContactGone is the crm.Error Code for an activity whose associated contact (or company) no longer
-// exists in HubSpot; the loop drops its cached contact on it.
-const CodeContactGone = "CONTACT_GONE"
-
 type assocSpec struct {
 	Category string `json:"associationCategory"`
 	TypeID   int    `json:"associationTypeId"`
@@ -240,7 +236,7 @@ func inputError(ce *crm.Error, it item) *crm.Error {
 	e := *ce
 	switch {
 	case (e.Status == http.StatusNotFound || e.Code == "OBJECT_NOT_FOUND") && (it.act.ContactID != "" || it.act.CompanyID != ""):
-		e.Action, e.Code = crm.Permanent, CodeContactGone
+		e.Action, e.Code = crm.Permanent, crm.CodeContactGone
 	case e.Code == "CONFLICT":
 		if m := existingID.FindStringSubmatch(e.Message); m != nil {
 			e.Action, e.ID = crm.Done, m[1]

@@ -143,8 +143,8 @@ func TestLogActivitiesContactGone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := mustLog(t, e.client, tc.acts)
 			ce := crm.Classify(res[tc.bad].Err)
-			if ce == nil || ce.Action != crm.Permanent || ce.Code != CodeContactGone {
-				t.Errorf("result %d = %+v, want Permanent %s", tc.bad, res[tc.bad], CodeContactGone)
+			if ce == nil || ce.Action != crm.Permanent || ce.Code != crm.CodeContactGone {
+				t.Errorf("result %d = %+v, want Permanent %s", tc.bad, res[tc.bad], crm.CodeContactGone)
 			}
 		})
 	}

@@ -78,12 +78,14 @@ func readKey(path string) (*rsa.PrivateKey, error) {
 	return key, nil
 }
 
-// jwtBearer runs the OAuth 2.0 JWT bearer flow: an RS256 assertion iss=client_id, sub=username, aud=audience,
-// exp=now+3min.
+// jwtBearer runs the OAuth 2.0 JWT bearer flow: an RS256 assertion iss=client_id, sub=username, aud=audience
+// (a single string), exp=now+3min.
 func (c *Client) jwtBearer(ctx context.Context, tokenURL string, cfg Config, key *rsa.PrivateKey) (session, error) {
 	now := c.now()
-	claims := jwt.RegisteredClaims{Issuer: cfg.ClientID, Subject: cfg.Username, Audience: jwt.ClaimStrings{cfg.Audience},
-		ExpiresAt: jwt.NewNumericDate(now.Add(3 * time.Minute))}
+	// aud is one JSON string: Salesforce refuses an array, which is what jwt.RegisteredClaims.Audience
+	// (ClaimStrings) marshals to unless the package-wide jwt.MarshalSingleStringAsArray is turned off.
+	claims := jwt.MapClaims{"iss": cfg.ClientID, "sub": cfg.Username, "aud": cfg.Audience,
+		"exp": jwt.NewNumericDate(now.Add(3 * time.Minute))}
 	assertion, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(key)
 	if err != nil {
 		return session{}, &crm.Error{Action: crm.Pause, Code: "JWT_SIGN", Message: "cannot sign the JWT assertion", Err: err}

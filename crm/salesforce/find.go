@@ -3,6 +3,7 @@ package salesforce
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,16 +19,13 @@ import (
 
 var (
 	defaultPhoneFields = []string{"Phone", "MobilePhone"}
-	// contactOnlyPhones are standard phone fields Lead does not have.
-	contactOnlyPhones = map[string]bool{"HomePhone": true, "OtherPhone": true, "AssistantPhone": true}
-	identRE           = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
+	identRE            = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}$`)
+	// contactFields and leadFields are the standard fields the adapter reads (Lead has no AccountId).
+	contactFields = []string{"Id", "Name", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "AccountId", "OwnerId", "LastModifiedDate"}
+	leadFields    = []string{"Id", "Name", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "OwnerId", "LastModifiedDate"}
 )
 
-const (
-	contactFields = "Id,Name,FirstName,LastName,Email,Phone,MobilePhone,AccountId,OwnerId,LastModifiedDate"
-	leadFields    = "Id,Name,FirstName,LastName,Email,Phone,MobilePhone,OwnerId,LastModifiedDate"
-	sfTimeLayout  = "2006-01-02T15:04:05.000-0700"
-)
+const sfTimeLayout = "2006-01-02T15:04:05.000-0700"
 
 // soslReserved are the characters SOSL gives a meaning to inside FIND {...}.
 const soslReserved = `&|!(){}[]^"~*?:\'+-`
@@ -161,21 +159,15 @@ func phoneFields(q crm.ContactQuery) ([]string, error) {
 
 func (c *Client) searchPhones(ctx context.Context, queries []crm.ContactQuery, group []int, out [][]crm.Contact) error {
 	seen := map[string]bool{}
-	var terms []string
-	cFields, lFields := contactFields, leadFields
-	extra := map[string]bool{"Phone": true, "MobilePhone": true}
+	var terms, extra []string
 	for _, i := range group {
 		fs, err := phoneFields(queries[i])
 		if err != nil {
 			return err
 		}
 		for _, f := range fs {
-			if !extra[f] {
-				extra[f] = true
-				cFields += "," + f
-				if !contactOnlyPhones[f] {
-					lFields += "," + f
-				}
+			if !slices.Contains(defaultPhoneFields, f) && !slices.Contains(extra, f) {
+				extra = append(extra, f)
 			}
 		}
 		for _, t := range searchTerms(queries[i]) {
@@ -185,13 +177,30 @@ func (c *Client) searchPhones(ctx context.Context, queries []crm.ContactQuery, g
 			}
 		}
 	}
-	sosl := "FIND {" + strings.Join(terms, " OR ") + "} IN PHONE FIELDS RETURNING Contact(" + cFields + "), Lead(" +
-		lFields + " WHERE IsConverted = false)"
 	var res struct {
 		SearchRecords []map[string]any `json:"searchRecords"`
 	}
-	if err := c.doJSON(ctx, call{method: http.MethodGet, path: "/search", query: url.Values{"q": {sosl}}}, &res); err != nil {
-		return fmt.Errorf("search phones: %w", err)
+	for attempt := 0; ; attempt++ {
+		returning, err := c.returning(ctx, extra)
+		if err != nil {
+			return fmt.Errorf("search phones: %w", err)
+		}
+		if returning == "" {
+			return nil // neither Contact nor Lead is readable: nothing can match
+		}
+		sosl := "FIND {" + strings.Join(terms, " OR ") + "} IN PHONE FIELDS RETURNING " + returning
+		err = c.doJSON(ctx, call{method: http.MethodGet, path: "/search", query: url.Values{"q": {sosl}}}, &res)
+		var ce *crm.Error
+		if err != nil && attempt == 0 && len(extra) > 0 && errors.As(err, &ce) && ce.Code == "INVALID_FIELD" {
+			// The cached describe is stale (a field deleted or hidden since): read it again, once.
+			c.log.Info("salesforce search refused a field; reading the describe again", "err", ce.Message)
+			c.Reload()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("search phones: %w", err)
+		}
+		break
 	}
 	memo := map[[2]string]string{} // (stored, region) -> E.164: each stored number parsed once per region
 	for _, rec := range res.SearchRecords {
@@ -234,6 +243,38 @@ func phoneHit(rec map[string]any, fields []string, p crm.Phone, memo map[[2]stri
 	return false
 }
 
+// returning builds the RETURNING clause of a phone search. The mapping's phone fields beyond Phone and
+// MobilePhone are requested only from the objects that have them (their describe, read once): SOSL fails
+// as a whole with INVALID_FIELD when one object lacks a field it names. A field neither object has is
+// left out, with a warning once ("onoffsync check --online" reports it).
+func (c *Client) returning(ctx context.Context, extra []string) (string, error) {
+	var contact, lead *objectInfo
+	if len(extra) > 0 {
+		var err error
+		if contact, err = c.describe(ctx, "Contact"); err != nil {
+			return "", err
+		}
+		if lead, err = c.describe(ctx, "Lead"); err != nil {
+			return "", err
+		}
+		for _, f := range extra {
+			if !contact.has(f) && !lead.has(f) {
+				c.warnOnce("phone:"+f, "salesforce: mapping phone field exists on neither Contact nor Lead (or is hidden from the integration user); not searched", "field", f)
+			}
+		}
+	} else {
+		contact, lead = c.cachedDescribe("Contact"), c.cachedDescribe("Lead")
+	}
+	var parts []string
+	if contact == nil || !contact.missing {
+		parts = append(parts, "Contact("+joinFields(selectFields(contact, contactFields, extra))+")")
+	}
+	if lead == nil || !lead.missing {
+		parts = append(parts, "Lead("+joinFields(selectFields(lead, leadFields, extra))+" WHERE IsConverted = false)")
+	}
+	return strings.Join(parts, ", "), nil
+}
+
 func (c *Client) searchEmails(ctx context.Context, queries []crm.ContactQuery, group []int, out [][]crm.Contact) error {
 	var lits []string
 	seen := map[string]bool{}
@@ -245,9 +286,12 @@ func (c *Client) searchEmails(ctx context.Context, queries []crm.ContactQuery, g
 		}
 	}
 	in := "(" + strings.Join(lits, ",") + ")"
-	soqls := []string{
-		"SELECT " + contactFields + " FROM Contact WHERE Email IN " + in,
-		"SELECT " + leadFields + " FROM Lead WHERE Email IN " + in + " AND IsConverted = false",
+	var soqls []string
+	if ci := c.cachedDescribe("Contact"); ci == nil || !ci.missing {
+		soqls = append(soqls, "SELECT "+joinFields(selectFields(ci, contactFields, nil))+" FROM Contact WHERE Email IN "+in)
+	}
+	if li := c.cachedDescribe("Lead"); li == nil || !li.missing {
+		soqls = append(soqls, "SELECT "+joinFields(selectFields(li, leadFields, nil))+" FROM Lead WHERE Email IN "+in+" AND IsConverted = false")
 	}
 	for _, q := range soqls {
 		recs, err := c.query(ctx, q)

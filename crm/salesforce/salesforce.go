@@ -36,6 +36,10 @@ const (
 	// (or only the reserve is left). The window is a rolling 24 h, so usage falls gradually as the calls of
 	// 24 h ago age out: an hour is long enough not to hammer and short enough to resume the same day.
 	dailyRecheck = time.Hour
+	// concurrencyBackoff is how long to wait after a REQUEST_LIMIT_EXCEEDED for a concurrency limit
+	// (ConcurrentPerOrgLongTxn, ConcurrentRequests) when Salesforce sends no Retry-After: long-running
+	// requests of the org finish in seconds.
+	concurrencyBackoff = 5 * time.Second
 	// dailyWindow is the rolling window of the daily allocation.
 	dailyWindow = 24 * time.Hour
 	// softBand is the share of the allocation, just below the reserve, in which the adapter paces itself
@@ -61,6 +65,8 @@ type Client struct {
 	probing      bool      // one call let through after blockedUntil to read the usage again
 	lastPaced    time.Time // last call admitted in the soft band
 	owners       map[string]ownerEntry
+	described    map[string]*objectInfo // object -> describe, until Reload
+	warned       map[string]bool        // warnOnce keys, until Reload
 }
 
 type ownerEntry struct {
@@ -69,10 +75,11 @@ type ownerEntry struct {
 }
 
 var (
-	_ crm.Client         = (*Client)(nil)
-	_ crm.ActivityFinder = (*Client)(nil)
-	_ crm.Checker        = (*Client)(nil)
-	_ crm.RateLimiter    = (*Client)(nil)
+	_ crm.Client            = (*Client)(nil)
+	_ crm.ActivityFinder    = (*Client)(nil)
+	_ crm.Checker           = (*Client)(nil)
+	_ crm.RateLimiter       = (*Client)(nil)
+	_ interface{ Reload() } = (*Client)(nil)
 )
 
 // New validates cfg and returns a Client. It fails on an invalid config or an unreadable JWT private key;
@@ -353,8 +360,8 @@ func (e apiError) code() string {
 	return e.StatusCode
 }
 
-// classify maps a non-2xx response to a *crm.Error: 403 REQUEST_LIMIT_EXCEEDED -> RateLimited daily (and no
-// call for an hour), 500/502/503 and UNABLE_TO_LOCK_ROW -> Retry (honouring Retry-After), API disabled ->
+// classify maps a non-2xx response to a *crm.Error: 403 REQUEST_LIMIT_EXCEEDED for the daily allocation ->
+// RateLimited daily (and no call for an hour), for a concurrency limit -> RateLimited for a few seconds, 500/502/503 and UNABLE_TO_LOCK_ROW -> Retry (honouring Retry-After), API disabled ->
 // Pause, 300, 404 and other 4xx -> Permanent.
 func (c *Client) classify(resp response) *crm.Error {
 	var errs []apiError
@@ -370,6 +377,14 @@ func (c *Client) classify(resp response) *crm.Error {
 	now := c.now()
 	retryAfter := crm.ParseRetryAfter(resp.header.Get("Retry-After"), now)
 	switch {
+	case code == "REQUEST_LIMIT_EXCEEDED" && !c.dailyCapHit(msg):
+		// ConcurrentPerOrgLongTxn, ConcurrentRequests: too many requests in flight in the org right now.
+		// They clear in seconds: slow down briefly, never pause the destination for the daily recheck.
+		if retryAfter <= 0 {
+			retryAfter = concurrencyBackoff
+		}
+		return &crm.Error{Action: crm.RateLimited, Status: resp.status, Code: code, Message: msg,
+			Limit: "requests", RetryAfter: retryAfter}
 	case code == "REQUEST_LIMIT_EXCEEDED":
 		until := now.Add(dailyRecheck)
 		c.mu.Lock()
@@ -388,6 +403,19 @@ func (c *Client) classify(resp response) *crm.Error {
 	return crm.FromStatus(resp.status, code, msg, retryAfter)
 }
 
+// dailyCapHit tells a REQUEST_LIMIT_EXCEEDED for the daily allocation ("TotalRequests Limit exceeded.", or
+// the last Sforce-Limit-Info at its maximum) from the concurrency limits that share the code
+// ("ConcurrentPerOrgLongTxn Limit exceeded.", "ConcurrentRequests (Concurrent API Requests) Limit exceeded.").
+// A message naming neither is taken as the daily cap only when the usage reading says so.
+func (c *Client) dailyCapHit(msg string) bool {
+	if strings.Contains(msg, "TotalRequests") {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.max > 0 && c.used >= c.max
+}
+
 // recordError classifies a per-record collection error. act is the activity it belongs to, if any.
 func recordError(e apiError, act *crm.Activity) *crm.Error {
 	code := e.code()
@@ -402,7 +430,7 @@ func recordError(e apiError, act *crm.Activity) *crm.Error {
 		}
 		// Salesforce often names no field for ENTITY_IS_DELETED; the Who is the reference we hold.
 		if onWho || (code == "ENTITY_IS_DELETED" && len(e.Fields) == 0 && act != nil && act.ContactID != "") {
-			ce.Code = "CONTACT_GONE"
+			ce.Code = crm.CodeContactGone
 			ce.Message = code + ": " + e.Message
 		}
 	}

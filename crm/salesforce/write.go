@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
+	"unicode/utf16"
 
 	"github.com/onoffsync/onoffsync/crm"
 )
@@ -346,13 +346,21 @@ func (c *Client) taskRecord(a crm.Activity) map[string]any {
 	return rec
 }
 
-// truncate cuts s to n characters (runes, as Salesforce counts).
+// truncate cuts s to at most n UTF-16 code units, as Salesforce counts string lengths (a character outside
+// the Basic Multilingual Plane, an emoji, counts two), without splitting a surrogate pair.
 func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
+	units := 0
+	for i, r := range s {
+		w := utf16.RuneLen(r)
+		if w < 0 {
+			w = 1 // invalid UTF-8 or a lone surrogate: JSON sends U+FFFD, one unit
+		}
+		if units+w > n {
+			return s[:i]
+		}
+		units += w
 	}
-	r := []rune(s)
-	return string(r[:n])
+	return s
 }
 
 // FindActivity returns the Task holding a.SourceID in a.IDField (SOQL, no index lag), or "" when there is

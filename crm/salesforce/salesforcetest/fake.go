@@ -1,5 +1,6 @@
 // Package salesforcetest is a stateful fake Salesforce for tests in any package: OAuth token endpoint (client
 // credentials, JWT bearer, refresh token), SOSL phone search with index lag, the SOQL the adapter sends,
+// per-object describe (fields exist on the objects that declare them; types and lengths are enforced),
 // Lead/Contact/Task writes with duplicate rules, restricted picklists and Task rules, sObject Collections
 // (create and upsert by external id), Sforce-Limit-Info and a daily allocation, session expiry, and fault
 // injection. Time comes from Options.Now, so tests advance a clock instead of sleeping.
@@ -24,6 +25,7 @@ const (
 	EndpointQuery            = "query"             // GET  .../query
 	EndpointCreate           = "create"            // POST .../sobjects/{type}
 	EndpointGet              = "get"               // GET  .../sobjects/{type}/{id}
+	EndpointDescribe         = "describe"          // GET  .../sobjects/{type}/describe
 	EndpointUpsert           = "upsert"            // PATCH .../sobjects/{type}/{field}/{value}
 	EndpointCollection       = "collection"        // POST .../composite/sobjects
 	EndpointCollectionUpsert = "collection_upsert" // PATCH .../composite/sobjects/{type}/{field}
@@ -54,6 +56,13 @@ type Options struct {
 	DuplicateKey string
 	// TaskTypes are the restricted picklist values of Task.Type; nil: Call, Email, Meeting, Other, SMS.
 	TaskTypes []string
+	// Fields adds fields (custom ones, WhatsApp__c say) to objects, by object name. A field exists only on the
+	// objects that list it: queries and writes naming it elsewhere are refused with INVALID_FIELD.
+	Fields map[string][]Field
+	// Hidden removes fields from objects, as field-level security hides them from the integration user.
+	Hidden map[string][]string
+	// ReadOnlyObjects are objects the integration user cannot create or update (describe says so).
+	ReadOnlyObjects []string
 }
 
 // Fault is an injected failure: the next Times calls of an endpoint answer Status with Body and Header
@@ -63,6 +72,21 @@ type Fault struct {
 	Status int
 	Body   string
 	Header http.Header
+}
+
+// Salesforce's REQUEST_LIMIT_EXCEEDED messages. Only TotalRequests is the daily allocation; the
+// concurrency limits clear in seconds. Sources: SalesforceLabs/OrgCheck#181 and #432, mautic/mautic#5006.
+const (
+	MsgTotalRequests      = "TotalRequests Limit exceeded."
+	MsgConcurrentLongTxn  = "ConcurrentPerOrgLongTxn Limit exceeded."
+	MsgConcurrentRequests = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+)
+
+// RequestLimit is a Fault answering 403 REQUEST_LIMIT_EXCEEDED with msg (one of the Msg constants) times
+// times, in Salesforce's error shape.
+func RequestLimit(msg string, times int) Fault {
+	b, _ := json.Marshal([]apiError{{Message: msg, ErrorCode: "REQUEST_LIMIT_EXCEEDED"}})
+	return Fault{Times: times, Status: http.StatusForbidden, Body: string(b)}
 }
 
 // Record is a stored record.
@@ -82,8 +106,10 @@ type record struct {
 
 // Server is the fake. It is safe for concurrent use.
 type Server struct {
-	srv  *httptest.Server
-	opts Options
+	srv      *httptest.Server
+	opts     Options
+	schemaMu sync.RWMutex
+	schema   map[string]map[string]Field // object -> field name -> field; schemaMu
 
 	mu       sync.Mutex
 	recs     map[string]*record
@@ -117,7 +143,7 @@ func New(opts Options) *Server {
 	if opts.TaskTypes == nil {
 		opts.TaskTypes = []string{"Call", "Email", "Meeting", "Other", "SMS"}
 	}
-	s := &Server{opts: opts, recs: map[string]*record{}, sessions: map[string]time.Time{}, calls: map[string]int{},
+	s := &Server{opts: opts, schema: buildSchema(opts), recs: map[string]*record{}, sessions: map[string]time.Time{}, calls: map[string]int{},
 		faults: map[string][]Fault{}, drops: map[string]int{},
 		extIndex: map[string][]string{}, byType: map[string][]string{}, phones: map[string][]string{}}
 	mux := http.NewServeMux()
@@ -126,6 +152,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /services/data/{v}/query", s.wrap(EndpointQuery, true, s.query))
 	mux.HandleFunc("POST /services/data/{v}/sobjects/{type}", s.wrap(EndpointCreate, true, s.create))
 	mux.HandleFunc("GET /services/data/{v}/sobjects/{type}/{id}", s.wrap(EndpointGet, true, s.get))
+	mux.HandleFunc("GET /services/data/{v}/sobjects/{type}/describe", s.wrap(EndpointDescribe, true, s.describe))
 	mux.HandleFunc("PATCH /services/data/{v}/sobjects/{type}/{field}/{value}", s.wrap(EndpointUpsert, true, s.upsert))
 	mux.HandleFunc("POST /services/data/{v}/composite/sobjects", s.wrap(EndpointCollection, true, s.collection))
 	mux.HandleFunc("PATCH /services/data/{v}/composite/sobjects/{type}/{field}", s.wrap(EndpointCollectionUpsert, true, s.collectionUpsert))
@@ -246,7 +273,7 @@ func (s *Server) wrap(endpoint string, data bool, h http.HandlerFunc) http.Handl
 			if s.usage >= s.opts.DailyLimit {
 				w.Header().Set("Sforce-Limit-Info", s.limitInfo())
 				s.mu.Unlock()
-				writeErr(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+				writeErr(w, http.StatusForbidden, "REQUEST_LIMIT_EXCEEDED", MsgTotalRequests)
 				return
 			}
 			s.usage++
@@ -459,7 +486,7 @@ func (s *Server) insert(typ string, f map[string]any) string {
 	s.recs[id] = &record{typ: typ, fields: f, created: now}
 	s.order = append(s.order, id)
 	s.byType[typ] = append(s.byType[typ], id)
-	for _, pf := range phoneFields[typ] {
+	for _, pf := range s.phoneFields(typ) {
 		if d := digits(fmt.Sprint(f[pf])); d != "" && f[pf] != nil {
 			s.phones[d] = append(s.phones[d], id)
 		}

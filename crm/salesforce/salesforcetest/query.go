@@ -438,14 +438,17 @@ func equal(have, lit any) bool {
 	return false
 }
 
-// checkFields answers INVALID_FIELD for fields the object does not have.
-func checkFields(sel selection) error {
-	if _, ok := schema[sel.obj]; !ok {
+// checkFields answers INVALID_FIELD, in Salesforce's words, for fields the object does not have (or the
+// integration user cannot see). q is the query, to point at the column.
+func (s *Server) checkFields(sel selection, q string) error {
+	if !s.hasObject(sel.obj) {
 		return &fieldError{"INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported.", sel.obj)}
 	}
 	check := func(f string) error {
-		if !hasField(sel.obj, f) {
-			return &fieldError{"INVALID_FIELD", fmt.Sprintf("No such column '%s' on entity '%s'.", f, sel.obj)}
+		if _, ok := s.field(sel.obj, f); !ok {
+			return &fieldError{"INVALID_FIELD", fmt.Sprintf("ERROR at Row:1:Column:%d\nNo such column '%s' on entity '%s'. "+
+				"If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. "+
+				"Please reference your WSDL or the describe call for the appropriate names.", strings.Index(q, f)+1, f, sel.obj)}
 		}
 		return nil
 	}
@@ -477,12 +480,13 @@ func project(obj, id string, f map[string]any, fields []string, version string) 
 
 // query is GET .../query?q=SOQL.
 func (s *Server) query(w http.ResponseWriter, r *http.Request) {
-	sel, err := parseSOQL(r.URL.Query().Get("q"))
+	q := r.URL.Query().Get("q")
+	sel, err := parseSOQL(q)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "MALFORMED_QUERY", err.Error())
 		return
 	}
-	if err := checkFields(sel); err != nil {
+	if err := s.checkFields(sel, q); err != nil {
 		fe := err.(*fieldError)
 		writeErr(w, http.StatusBadRequest, fe.code, fe.msg)
 		return
@@ -510,13 +514,14 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 // search is GET .../search?q=SOSL: a record matches when one of its phone fields, stripped to digits,
 // equals a search term.
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
-	q, err := parseSOSL(r.URL.Query().Get("q"))
+	raw := r.URL.Query().Get("q")
+	q, err := parseSOSL(raw)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "MALFORMED_SEARCH", err.Error())
 		return
 	}
 	for _, sel := range q.returns {
-		if err := checkFields(sel); err != nil {
+		if err := s.checkFields(sel, raw); err != nil {
 			fe := err.(*fieldError)
 			writeErr(w, http.StatusBadRequest, fe.code, fe.msg)
 			return
@@ -547,7 +552,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			if rec.typ != sel.obj || !s.searchable(rec) {
 				continue
 			}
-			if !phoneMatch(sel.obj, rec.fields, terms) {
+			if !s.phoneMatch(sel.obj, rec.fields, terms) {
 				continue
 			}
 			v := s.view(id, rec)
@@ -564,8 +569,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"searchRecords": hits})
 }
 
-func phoneMatch(obj string, f map[string]any, terms map[string]bool) bool {
-	for _, pf := range phoneFields[obj] {
+func (s *Server) phoneMatch(obj string, f map[string]any, terms map[string]bool) bool {
+	for _, pf := range s.phoneFields(obj) {
 		s, _ := f[pf].(string)
 		if d := digits(s); d != "" && terms[d] {
 			return true

@@ -1,10 +1,14 @@
 package salesforcetest
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -79,6 +83,11 @@ func (s *Server) checkAssertion(a string) (code, desc string) {
 	if s.opts.PublicKey == nil {
 		return "invalid_grant", "invalid assertion"
 	}
+	// Salesforce wants aud as one JSON string; an array (even of one audience, as golang-jwt's ClaimStrings
+	// marshals it) is refused as an invalid audience.
+	if aud, ok := rawClaim(a, "aud"); ok && !bytes.HasPrefix(bytes.TrimSpace(aud), []byte(`"`)) {
+		return "invalid_grant", "audience is invalid"
+	}
 	_, err := jwt.Parse(a, func(*jwt.Token) (any, error) { return s.opts.PublicKey, nil },
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(s.now), jwt.WithExpirationRequired(),
 		jwt.WithIssuer(s.opts.ClientID), jwt.WithSubject(s.opts.Username), jwt.WithAudience(s.opts.Audience))
@@ -95,4 +104,22 @@ func (s *Server) checkAssertion(a string) (code, desc string) {
 		return "invalid_grant", "expired authorization code"
 	}
 	return "invalid_grant", "invalid assertion"
+}
+
+// rawClaim returns a claim of an assertion's payload as raw JSON, without verifying anything.
+func rawClaim(assertion, name string) (json.RawMessage, bool) {
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, false
+	}
+	var claims map[string]json.RawMessage
+	if json.Unmarshal(payload, &claims) != nil {
+		return nil, false
+	}
+	v, ok := claims[name]
+	return v, ok
 }

@@ -3,12 +3,11 @@ package salesforcetest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
-	"unicode/utf8"
 )
 
 func set(fs ...string) map[string]bool {
@@ -19,31 +18,7 @@ func set(fs ...string) map[string]bool {
 	return m
 }
 
-// schema lists each object's standard fields; custom fields (…__c) exist on every object.
-var schema = map[string]map[string]bool{
-	"Contact": set("Id", "Name", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "HomePhone", "OtherPhone",
-		"AssistantPhone", "Fax", "AccountId", "OwnerId", "Title", "Description", "LeadSource", "LastModifiedDate", "CreatedDate"),
-	"Lead": set("Id", "Name", "FirstName", "LastName", "Email", "Phone", "MobilePhone", "Fax", "Company", "OwnerId",
-		"IsConverted", "Status", "Title", "Description", "LeadSource", "LastModifiedDate", "CreatedDate"),
-	"User":    set("Id", "Name", "FirstName", "LastName", "Email", "Username", "IsActive", "LastModifiedDate", "CreatedDate"),
-	"Account": set("Id", "Name", "Phone", "OwnerId", "LastModifiedDate", "CreatedDate"),
-	"Task": set("Id", "Subject", "Description", "WhoId", "WhatId", "OwnerId", "ActivityDate", "Status", "Priority", "Type",
-		"TaskSubtype", "CallType", "LastModifiedDate", "CreatedDate"),
-}
-
-// readOnly fields cannot be written.
-var readOnly = set("Id", "Name", "IsConverted", "LastModifiedDate", "CreatedDate")
-
-// phoneFields are what IN PHONE FIELDS searches.
-var phoneFields = map[string][]string{
-	"Contact": {"Phone", "MobilePhone", "HomePhone", "OtherPhone", "AssistantPhone", "Fax"},
-	"Lead":    {"Phone", "MobilePhone", "Fax"},
-	"Account": {"Phone"},
-}
-
 var taskSubtypes = []string{"Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"}
-
-func hasField(obj, f string) bool { return schema[obj][f] || strings.HasSuffix(f, "__c") }
 
 type recErr = apiError
 
@@ -56,15 +31,27 @@ func rerr(code, msg string, fields ...string) *recErr {
 
 // validate checks fields for a create (existing nil) or an update of obj; s.mu held.
 func (s *Server) validate(obj string, f map[string]any, existing *record) *recErr {
-	if _, ok := schema[obj]; !ok {
+	if !s.hasObject(obj) {
 		return rerr("INVALID_TYPE", fmt.Sprintf("sObject type '%s' is not supported.", obj))
 	}
+	if slices.Contains(s.opts.ReadOnlyObjects, obj) {
+		return rerr("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
+	}
+	keys := make([]string, 0, len(f))
 	for k := range f {
-		if !hasField(obj, k) {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		d, ok := s.field(obj, k)
+		if !ok {
 			return rerr("INVALID_FIELD", fmt.Sprintf("No such column '%s' on sobject of type %s", k, obj), k)
 		}
-		if readOnly[k] {
+		if !d.createable() || (existing != nil && !d.updateable()) {
 			return rerr("INVALID_FIELD_FOR_INSERT_UPDATE", fmt.Sprintf("Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", k), k)
+		}
+		if e := tooLong(d, f[k]); e != nil {
+			return e
 		}
 	}
 	merged := map[string]any{}
@@ -103,18 +90,6 @@ func (s *Server) validateTask(f, merged map[string]any, update bool) *recErr {
 		if v, ok := f[k]; ok && v != nil && v != "" {
 			if sv, _ := v.(string); !slices.Contains(allowed, sv) {
 				return rerr("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", fmt.Sprintf("%s: bad value for restricted picklist field: %v", k, v), k)
-			}
-		}
-	}
-	for k, n := range map[string]int{"Subject": 255, "Description": 32000} {
-		if v, _ := f[k].(string); utf8.RuneCountInString(v) > n {
-			return rerr("STRING_TOO_LONG", fmt.Sprintf("%s: data value too large (max length=%d)", k, n), k)
-		}
-	}
-	if v, ok := f["ActivityDate"]; ok && v != nil {
-		if sv, _ := v.(string); sv != "" {
-			if _, err := time.Parse(time.DateOnly, sv); err != nil {
-				return rerr("INVALID_TYPE_ON_FIELD_IN_RECORD", "Due Date Only: value not of required type: "+sv, "ActivityDate")
 			}
 		}
 	}
@@ -209,22 +184,29 @@ func (s *Server) update(id string, f map[string]any) {
 	r.fields["LastModifiedDate"] = sfTime(s.now())
 }
 
-func decodeObject(r *http.Request) (map[string]any, error) {
+func decodeObject(r *http.Request) (map[string]any, []byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, nil, err
+	}
 	var f map[string]any
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(&f); err != nil {
-		return nil, err
+	if err := json.Unmarshal(body, &f); err != nil {
+		return nil, nil, err
 	}
 	delete(f, "attributes")
-	return f, nil
+	return f, body, nil
 }
 
 // create is POST .../sobjects/{type}.
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	obj := r.PathValue("type")
-	f, err := decodeObject(r)
+	f, body, err := decodeObject(r)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "JSON_PARSER_ERROR", err.Error())
+		return
+	}
+	if e := s.deserialize(obj, f, body); e != nil {
+		writeJSON(w, http.StatusBadRequest, []apiError{*e})
 		return
 	}
 	s.mu.Lock()
@@ -300,9 +282,13 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "NOT_FOUND", fmt.Sprintf("Provided external ID field does not exist or is not accessible: %s", field))
 		return
 	}
-	f, err := decodeObject(r)
+	f, body, err := decodeObject(r)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "JSON_PARSER_ERROR", err.Error())
+		return
+	}
+	if e := s.deserialize(obj, f, body); e != nil {
+		writeJSON(w, http.StatusBadRequest, []apiError{*e})
 		return
 	}
 	s.mu.Lock()
@@ -347,15 +333,29 @@ func failed(e *recErr) recordResult {
 	return recordResult{Errors: []recordError{{StatusCode: e.ErrorCode, Message: e.Message, Fields: e.Fields}}}
 }
 
-func decodeCollection(w http.ResponseWriter, r *http.Request) (collectionReq, bool) {
+// decodeCollection reads an sObject Collections body. Like Salesforce, it deserializes every record before
+// saving any: an unknown field or a value of the wrong type fails the whole request (400), whatever allOrNone.
+func (s *Server) decodeCollection(w http.ResponseWriter, r *http.Request) (collectionReq, bool) {
 	var req collectionReq
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
 		writeErr(w, http.StatusBadRequest, "JSON_PARSER_ERROR", err.Error())
 		return req, false
 	}
 	if len(req.Records) > 200 {
 		writeErr(w, http.StatusBadRequest, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
 		return req, false
+	}
+	for _, rec := range req.Records {
+		f := maps.Clone(rec)
+		delete(f, "attributes")
+		if e := s.deserialize(recordType(rec), f, body); e != nil && e.ErrorCode != "INVALID_TYPE" {
+			writeJSON(w, http.StatusBadRequest, []apiError{*e})
+			return req, false
+		}
 	}
 	return req, true
 }
@@ -368,7 +368,7 @@ func recordType(rec map[string]any) string {
 
 // collection is POST .../composite/sobjects (create, allOrNone honoured).
 func (s *Server) collection(w http.ResponseWriter, r *http.Request) {
-	req, ok := decodeCollection(w, r)
+	req, ok := s.decodeCollection(w, r)
 	if !ok {
 		return
 	}
@@ -409,7 +409,7 @@ func (s *Server) collectionUpsert(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "INVALID_FIELD", fmt.Sprintf("Field name provided, %s is not an External ID or indexed field for %s", field, obj))
 		return
 	}
-	req, ok := decodeCollection(w, r)
+	req, ok := s.decodeCollection(w, r)
 	if !ok {
 		return
 	}

@@ -1,20 +1,19 @@
-package connector
+// Package admin owns the admin API: its service over the store and the live loops, its HTTP routes (one
+// table of named handlers), and the client the CLI uses. It sits on connector; connector never imports it.
+package admin
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/onoffsync/onoffsync/crm"
+	"github.com/onoffsync/onoffsync/connector"
 	"github.com/onoffsync/onoffsync/store"
 )
 
-// AdminAPI is what `onoffsync status|dead|quarantine` do. Admin implements it over the data file (when no server
-// runs); AdminClient over a running server's admin listener. Errors wrap store.ErrNotFound for unknown ids.
-type AdminAPI interface {
+// API is what `onoffsync status|dead|quarantine` do. Service implements it over the data file (when no server
+// runs); Client over a running server's admin listener. Errors wrap store.ErrNotFound for unknown ids.
+type API interface {
 	Status() (Status, error)
 	DeadList(dest string, limit int) ([]DeadLetter, error)
 	DeadRetry(sel store.Selector) (int, error)
@@ -26,20 +25,20 @@ type AdminAPI interface {
 	Forget(number, email string) (int, error)
 }
 
-// Admin answers admin requests from the store (and the sync loops' live state when they run).
-type Admin struct {
-	cfg   *Config
+// Service answers admin requests from the store (and the sync loops' live state when they run).
+type Service struct {
+	cfg   *connector.Config
 	store *store.Store
-	sync  *Syncer // nil when no server runs
+	sync  *connector.Syncer // nil when no server runs
 	now   func() time.Time
 }
 
-// NewAdmin returns an Admin over an open store; sync may be nil.
-func NewAdmin(cfg *Config, st *store.Store, sync *Syncer, now func() time.Time) *Admin {
+// New returns a Service over an open store; sync may be nil.
+func New(cfg *connector.Config, st *store.Store, sync *connector.Syncer, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Admin{cfg: cfg, store: st, sync: sync, now: now}
+	return &Service{cfg: cfg, store: st, sync: sync, now: now}
 }
 
 // Status is what `onoffsync status --json` prints.
@@ -51,16 +50,16 @@ type Status struct {
 
 // DestStatus is one destination's state.
 type DestStatus struct {
-	Name             string           `json:"name"`
-	Type             string           `json:"type"`
-	Counts           map[string]int64 `json:"counts"`
-	OldestPending    time.Time        `json:"oldest_pending,omitzero"`
-	OldestPendingAge float64          `json:"oldest_pending_age_seconds"`
-	Live             *LoopStatus      `json:"live,omitempty"` // absent when no server runs
+	Name             string                `json:"name"`
+	Type             string                `json:"type"`
+	Counts           map[string]int64      `json:"counts"`
+	OldestPending    time.Time             `json:"oldest_pending,omitzero"`
+	OldestPendingAge float64               `json:"oldest_pending_age_seconds"`
+	Live             *connector.LoopStatus `json:"live,omitempty"` // absent when no server runs
 }
 
 // Status reports every configured destination (and any the data file still has jobs for).
-func (a *Admin) Status() (Status, error) {
+func (a *Service) Status() (Status, error) {
 	stats, q, err := a.store.Stats()
 	if err != nil {
 		return Status{}, fmt.Errorf("status: %w", err)
@@ -115,7 +114,7 @@ type DeadLetter struct {
 }
 
 // DeadList lists dead jobs of dest ("" for all), oldest first.
-func (a *Admin) DeadList(dest string, limit int) ([]DeadLetter, error) {
+func (a *Service) DeadList(dest string, limit int) ([]DeadLetter, error) {
 	jobs, err := a.store.DeadLetters(dest, limit)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
@@ -129,10 +128,10 @@ func (a *Admin) DeadList(dest string, limit int) ([]DeadLetter, error) {
 }
 
 // DeadRetry makes the selected dead jobs pending again.
-func (a *Admin) DeadRetry(sel store.Selector) (int, error) { return a.store.RetryDead(sel) }
+func (a *Service) DeadRetry(sel store.Selector) (int, error) { return a.store.RetryDead(sel) }
 
 // DeadDrop deletes the selected dead jobs.
-func (a *Admin) DeadDrop(sel store.Selector) (int, error) { return a.store.DropDead(sel) }
+func (a *Service) DeadDrop(sel store.Selector) (int, error) { return a.store.DropDead(sel) }
 
 // QuarantinedEvent is a quarantined webhook as admins see it.
 type QuarantinedEvent struct {
@@ -153,7 +152,7 @@ func quarantined(e store.Event, withBody bool) QuarantinedEvent {
 }
 
 // QuarantineList lists quarantined events, oldest first.
-func (a *Admin) QuarantineList(limit int) ([]QuarantinedEvent, error) {
+func (a *Service) QuarantineList(limit int) ([]QuarantinedEvent, error) {
 	evs, err := a.store.Quarantine(0, limit)
 	if err != nil {
 		return nil, fmt.Errorf("quarantine: %w", err)
@@ -166,7 +165,7 @@ func (a *Admin) QuarantineList(limit int) ([]QuarantinedEvent, error) {
 }
 
 // QuarantineShow returns one quarantined event with its raw body.
-func (a *Admin) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
+func (a *Service) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
 	e, err := a.store.Event(seq)
 	if err == nil && e.Status != store.Quarantined {
 		err = store.ErrNotFound
@@ -179,13 +178,13 @@ func (a *Admin) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
 
 // QuarantineRequeue re-validates a quarantined event (with today's rules and config): a now-valid SMS leaves
 // the quarantine and gets one job per destination.
-func (a *Admin) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
+func (a *Service) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
 	var dests []string
 	for _, d := range a.cfg.Destinations {
 		dests = append(dests, d.Name)
 	}
 	e, err := a.store.RequeueQuarantined(seq, func(e store.Event) (store.Event, []string) {
-		sms, name, problems, err := ParseSMS(e.Raw, a.cfg.Phone.DefaultRegion)
+		sms, name, problems, err := connector.ParseSMS(e.Raw, a.cfg.Phone.DefaultRegion)
 		switch {
 		case err != nil:
 			e.Problems = map[string]string{"body": err.Error()}
@@ -206,81 +205,10 @@ func (a *Admin) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
 }
 
 // QuarantineDrop deletes a quarantined event.
-func (a *Admin) QuarantineDrop(seq uint64) error { return a.store.DropQuarantined(seq) }
+func (a *Service) QuarantineDrop(seq uint64) error { return a.store.DropQuarantined(seq) }
 
-// errBadRequest marks admin requests that are malformed.
-var errBadRequest = errors.New("bad request")
-
-// statusOf is the one place admin errors become HTTP statuses.
-func statusOf(err error) int {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, errBadRequest):
-		return http.StatusBadRequest
-	case errors.Is(err, store.ErrClosed):
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// Forget erases every stored event (SMS and call) of one person, found by the other party's number (compared
-// after normalisation) or email, with its jobs, and drops them from the contact cache. It returns how many
-// events it erased. It does not touch what was already logged in a CRM.
-func (a *Admin) Forget(number, email string) (int, error) {
-	number, email = strings.TrimSpace(number), strings.ToLower(strings.TrimSpace(email))
-	if number == "" && email == "" {
-		return 0, fmt.Errorf("%w: name a number or an email", errBadRequest)
-	}
-	region := a.cfg.Phone.DefaultRegion
-	want := crm.ParsePhone(number, region)
-	wantDigits := digitsOnly(number)
-	n, err := a.store.Forget(func(e store.Event) bool {
-		p, _, err := decodePayload(e.Raw)
-		if err != nil || p == nil {
-			return false
-		}
-		probs := map[string]string{}
-		ext, _ := p.str("externalNumber", probs)
-		extEmail, _ := p.str("externalEmail", probs)
-		if email != "" && strings.EqualFold(strings.TrimSpace(extEmail), email) {
-			return true
-		}
-		if number == "" || ext == "" {
-			return false
-		}
-		user, _ := p.str("onoffUserNumber", probs)
-		got := crm.ParsePhone(ext, crm.RegionFor(user, region))
-		if want.Valid() && got.Valid() {
-			return got.E164 == want.E164
-		}
-		return wantDigits != "" && digitsOnly(ext) == wantDigits
-	})
-	if err != nil {
-		return 0, err
-	}
-	keys := map[string]bool{}
-	if want.Valid() {
-		keys["phone:"+want.E164] = true
-	}
-	if email != "" {
-		keys["email:"+email] = true
-	}
-	if err := a.store.ForgetContacts(func(k string) bool { return keys[k] }); err != nil {
-		return n, err
-	}
-	if a.sync != nil {
-		a.sync.phones.Clear()
-	}
-	return n, nil
-}
-
-func digitsOnly(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
+// Forget erases every stored event of one person, by the other party's number or email (connector.Forget);
+// it fails with connector.ErrBadRequest when it names nobody.
+func (a *Service) Forget(number, email string) (int, error) {
+	return connector.Forget(a.store, a.sync, a.cfg.Phone.DefaultRegion, number, email)
 }

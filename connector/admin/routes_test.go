@@ -1,4 +1,4 @@
-package connector
+package admin
 
 import (
 	"encoding/json"
@@ -12,9 +12,9 @@ import (
 )
 
 func TestAdminRoutes(t *testing.T) {
-	r := newReceiver(t)
-	r.srv.cfg.Admin.Token = "admin-secret"
-	admin := httptest.NewServer(r.srv.AdminHandler())
+	r := newEnv(t)
+	r.cfg.Admin.Token = "admin-secret"
+	admin := httptest.NewServer(r.admin.Handler(r.metrics))
 	defer admin.Close()
 	r.sms(t, docsExample)
 	r.sms(t, `{"id":"odd"}`) // quarantined
@@ -65,7 +65,7 @@ func TestAdminRoutes(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list) != 1 {
 		t.Fatalf("quarantine list = %d %s", code, body)
 	}
-	client := &AdminClient{base: admin.URL, token: "admin-secret", http: http.DefaultClient}
+	client := &Client{base: admin.URL, token: "admin-secret", http: http.DefaultClient}
 	ev, err := client.QuarantineShow(list[0].Seq)
 	if err != nil || ev.Body != `{"id":"odd"}` {
 		t.Errorf("show = %+v, %v", ev, err)

@@ -1,4 +1,4 @@
-package connector
+package admin
 
 import (
 	"bytes"
@@ -14,24 +14,24 @@ import (
 	"github.com/onoffsync/onoffsync/store"
 )
 
-// AdminClient is AdminAPI over a running server's admin listener.
-type AdminClient struct {
+// Client is API over a running server's admin listener.
+type Client struct {
 	base  string
 	token string
 	http  *http.Client
 }
 
-// NewAdminClient talks to the admin listener at listen (host:port, as in admin.listen).
-func NewAdminClient(listen, token string) *AdminClient {
+// NewClient talks to the admin listener at listen (host:port, as in admin.listen).
+func NewClient(listen, token string) *Client {
 	host, port, _ := net.SplitHostPort(listen)
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return &AdminClient{base: "http://" + net.JoinHostPort(host, port), token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	return &Client{base: "http://" + net.JoinHostPort(host, port), token: token, http: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // Reachable reports whether a server answers on the admin listener.
-func (c *AdminClient) Reachable(ctx context.Context) bool {
+func (c *Client) Reachable(ctx context.Context) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/healthz", nil)
 	if err != nil {
 		return false
@@ -44,7 +44,7 @@ func (c *AdminClient) Reachable(ctx context.Context) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func (c *AdminClient) do(method, path string, body, out any) error {
+func (c *Client) do(method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -81,12 +81,12 @@ func (c *AdminClient) do(method, path string, body, out any) error {
 	return json.Unmarshal(data, out)
 }
 
-func (c *AdminClient) Status() (Status, error) {
+func (c *Client) Status() (Status, error) {
 	var s Status
 	return s, c.do(http.MethodGet, "/admin/status", nil, &s)
 }
 
-func (c *AdminClient) DeadList(dest string, limit int) ([]DeadLetter, error) {
+func (c *Client) DeadList(dest string, limit int) ([]DeadLetter, error) {
 	var out []DeadLetter
 	q := fmt.Sprintf("/admin/dead?limit=%d", limit)
 	if dest != "" {
@@ -95,47 +95,47 @@ func (c *AdminClient) DeadList(dest string, limit int) ([]DeadLetter, error) {
 	return out, c.do(http.MethodGet, q, nil, &out)
 }
 
-func (c *AdminClient) selected(path string, sel store.Selector) (int, error) {
+func (c *Client) selected(path string, sel store.Selector) (int, error) {
 	var out struct{ Count int }
 	b := selectorBody{Destination: sel.Dest, Seq: sel.Seq, All: sel.Dest == ""}
 	return out.Count, c.do(http.MethodPost, path, b, &out)
 }
 
-func (c *AdminClient) DeadRetry(sel store.Selector) (int, error) {
+func (c *Client) DeadRetry(sel store.Selector) (int, error) {
 	return c.selected("/admin/dead/retry", sel)
 }
-func (c *AdminClient) DeadDrop(sel store.Selector) (int, error) {
+func (c *Client) DeadDrop(sel store.Selector) (int, error) {
 	return c.selected("/admin/dead/drop", sel)
 }
 
-func (c *AdminClient) QuarantineList(limit int) ([]QuarantinedEvent, error) {
+func (c *Client) QuarantineList(limit int) ([]QuarantinedEvent, error) {
 	var out []QuarantinedEvent
 	return out, c.do(http.MethodGet, fmt.Sprintf("/admin/quarantine?limit=%d", limit), nil, &out)
 }
 
-func (c *AdminClient) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
+func (c *Client) QuarantineShow(seq uint64) (QuarantinedEvent, error) {
 	var out QuarantinedEvent
 	return out, c.do(http.MethodGet, fmt.Sprintf("/admin/quarantine/%d", seq), nil, &out)
 }
 
-func (c *AdminClient) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
+func (c *Client) QuarantineRequeue(seq uint64) (QuarantinedEvent, error) {
 	var out QuarantinedEvent
 	return out, c.do(http.MethodPost, fmt.Sprintf("/admin/quarantine/%d/requeue", seq), nil, &out)
 }
 
-func (c *AdminClient) QuarantineDrop(seq uint64) error {
+func (c *Client) QuarantineDrop(seq uint64) error {
 	var out map[string]any
 	return c.do(http.MethodPost, fmt.Sprintf("/admin/quarantine/%d/drop", seq), nil, &out)
 }
 
 // Reload asks the server to reload its mappings.
-func (c *AdminClient) Reload() error {
+func (c *Client) Reload() error {
 	var out map[string]any
 	return c.do(http.MethodPost, "/admin/reload", nil, &out)
 }
 
 // Forget asks the server to erase one person's events.
-func (c *AdminClient) Forget(number, email string) (int, error) {
+func (c *Client) Forget(number, email string) (int, error) {
 	var out struct{ Count int }
 	return out.Count, c.do(http.MethodPost, "/admin/forget", map[string]string{"number": number, "email": email}, &out)
 }
