@@ -100,7 +100,13 @@ func serve(ctx context.Context, cfg *connector.Config, opts connector.Options, r
 	}()
 	go func() {
 		defer wg.Done()
-		if err := adminSrv.Serve(al); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if cfg.Admin.TLSCert != "" {
+			err = adminSrv.ServeTLS(al, cfg.Admin.TLSCert, cfg.Admin.TLSKey)
+		} else {
+			err = adminSrv.Serve(al)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin: %w", err)
 		}
 	}()
