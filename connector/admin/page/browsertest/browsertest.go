@@ -89,6 +89,20 @@ func (t *Tab) Do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// Load runs trigger (a click on a link or a submit button) and waits for the page it loads; it returns that
+// page's HTTP status.
+func (t *Tab) Load(trigger chromedp.Action[chromedp.Void]) int {
+	t.tb.Helper()
+	resp, err := chromedp.RunResponse(t.Ctx, trigger)
+	if err != nil {
+		t.tb.Fatal(err)
+	}
+	if resp == nil {
+		t.tb.Fatal("no page loaded")
+	}
+	return int(resp.Status)
+}
+
 // Text is the visible text of the first element matching the CSS selector, trimmed.
 func (t *Tab) Text(css string) string {
 	t.tb.Helper()
