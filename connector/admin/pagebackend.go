@@ -77,7 +77,11 @@ func (b pageBackend) Overview(ctx context.Context) (page.Overview, error) {
 const maxDeadScan = 20000
 
 func (b pageBackend) DeadLetters(ctx context.Context, f page.DeadFilter) ([]page.DeadLetter, error) {
-	jobs, err := b.a.store.DeadLetters(f.Destination, maxDeadScan)
+	scan := maxDeadScan // a filter the store cannot apply reads further
+	if f.Code == "" && f.OnoffID == "" && f.Number == "" && f.Limit > 0 {
+		scan = f.Limit
+	}
+	jobs, err := b.a.store.DeadLetters(f.Destination, scan)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
 	}

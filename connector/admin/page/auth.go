@@ -74,7 +74,9 @@ func isHTTPS(r *http.Request) bool {
 }
 
 // sameOrigin refuses a state-changing request that a browser sent from another origin, or that does not say
-// where it comes from. Browsers send Origin with every POST; Sec-Fetch-Site, when present, must agree.
+// where it comes from. Browsers send Origin with every POST; Sec-Fetch-Site, when present, must agree. The
+// origin's host must be the request's Host, or the X-Forwarded-Host of a proxy that rewrites Host (a page on
+// another site cannot set that header on a form post or a simple fetch).
 func sameOrigin(r *http.Request) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return errors.New("the request came from another site (" + site + ")")
@@ -87,7 +89,8 @@ func sameOrigin(r *http.Request) error {
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return errors.New("the request's Origin is not a web page")
 	}
-	if !strings.EqualFold(u.Host, r.Host) {
+	fwd := strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Host"), ",")[0])
+	if !strings.EqualFold(u.Host, r.Host) && (fwd == "" || !strings.EqualFold(u.Host, fwd)) {
 		return errors.New("the request came from another origin")
 	}
 	return nil

@@ -274,7 +274,9 @@ func TestOriginCheck(t *testing.T) {
 	}{
 		{"same origin", nil, http.StatusSeeOther},
 		{"same origin, fetch metadata", map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
+		{"behind a proxy", map[string]string{"Origin": "https://admin.example.com", "X-Forwarded-Host": "admin.example.com"}, http.StatusSeeOther},
 		{"other port", map[string]string{"Origin": "http://admin.test:8080"}, http.StatusForbidden},
+		{"other than the proxy's", map[string]string{"Origin": "https://evil.example", "X-Forwarded-Host": "admin.example.com"}, http.StatusForbidden},
 		{"other host", map[string]string{"Origin": "http://evil.example"}, http.StatusForbidden},
 		{"null origin", map[string]string{"Origin": "null"}, http.StatusForbidden},
 		{"no origin", map[string]string{"Origin": ""}, http.StatusForbidden},
