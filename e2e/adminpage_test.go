@@ -103,6 +103,32 @@ func TestAdminPage(t *testing.T) {
 	tab.Do(chromedp.Navigate(base + "/"))
 	tab.WaitTrue("the overview to count both deliveries", count("hour")+` === "2" && `+count("dead")+` === "0"`, deliveryTimeout)
 
+	// Find it by its number in national format: logged, with HubSpot's record id.
+	tab.Do(chromedp.Click(chromedp.Search(`//nav//a[text()="Find an SMS"]`)), chromedp.WaitVisible(chromedp.ID("q")),
+		chromedp.SendKeys(chromedp.ID("q"), "06 12 00 00 02\n"), chromedp.WaitVisible(chromedp.CSS(`article.found tr[data-dest="hubspot"]`)))
+	comms := hs.Communications()
+	var recordID string
+	for _, c := range comms {
+		if c.Properties[hubIDField] == "page-dead" {
+			recordID = c.ID
+		}
+	}
+	if got := tab.Text(`article.found tr[data-dest="hubspot"] td[data-label="CRM record"]`); recordID == "" || got != recordID {
+		t.Errorf("found record id: got %q, want HubSpot's %q", got, recordID)
+	}
+	if got := tab.Text(`article.found tr[data-dest="hubspot"] td[data-label="Where it is"]`); !strings.HasPrefix(got, "logged") {
+		t.Errorf("found state: got %q, want logged", got)
+	}
+
+	// The mapping preview shows what HubSpot would receive.
+	tab.Do(chromedp.Click(chromedp.Search(`//nav//a[text()="Mapping preview"]`)), chromedp.WaitVisible(chromedp.ID("p-payload")),
+		chromedp.SetValue(chromedp.ID("p-payload"), string(newSMS("preview-1", 4, "what would HubSpot get?"))))
+	tab.Load(chromedp.Click(chromedp.Search(`//button[text()="Preview"]`)))
+	if got := tab.Text("pre.raw"); !strings.Contains(got, "what would HubSpot get?") || !strings.Contains(got, "hs_communication_body") {
+		t.Errorf("preview: got %q", got)
+	}
+	tab.Do(chromedp.Navigate(base + "/"))
+
 	// A webhook without a date is quarantined; Requeue validates it again (still invalid), Drop removes it.
 	bad := `{"id":"page-q","eventName":"SMS","smsDirection":"SENT","externalNumber":"0612000001","body":"no date"}`
 	if code, err := o.post([]byte(bad)); code != http.StatusOK {
