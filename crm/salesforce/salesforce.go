@@ -1,6 +1,7 @@
 // Package salesforce is the crm.Client for Salesforce: SOSL/SOQL contact lookups, Lead/Contact creation and
 // SMS logged as Tasks through sObject Collections, over the REST API with OAuth 2.0 (client credentials, JWT
 // bearer or refresh token), pacing itself against the org's daily API allocation.
+// It imports crm only: never connector, mapping, store or another adapter.
 package salesforce
 
 import (

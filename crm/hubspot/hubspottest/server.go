@@ -9,6 +9,7 @@
 // association targets (INVALID_OBJECT_IDS), and enforces the admin's required properties (2026-09) and the
 // scopes the specs name. It is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on
 // are implemented.
+// It imports no onoffsync package: it must behave like HubSpot, not like our adapter.
 package hubspottest
 
 import (
