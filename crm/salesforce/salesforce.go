@@ -43,7 +43,7 @@ const (
 	concurrencyBackoff = 5 * time.Second
 	// dailyWindow is the rolling window of the daily allocation.
 	dailyWindow = 24 * time.Hour
-	// softBand is the share of the allocation, just below the reserve, in which the adapter paces itself
+	// softBandPercent is the share of the allocation, just below the reserve, in which the adapter paces itself
 	// to the window's refill rate (allocation per 24 h) instead of running at full speed.
 	softBandPercent = 10
 )
