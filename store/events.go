@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -36,7 +37,11 @@ func eventKey(seq uint64) []byte { return u64(seq) }
 // encodeEvent lays an event out as a 4-byte header length, the JSON header (every field but Seq and Raw),
 // then the raw body as is: no base64, and cheap to build outside the write transaction.
 func encodeEvent(e *Event) ([]byte, error) {
-	h, err := json.Marshal(e)
+	hd := eventHeader{Event: e}
+	if !utf8.ValidString(e.SourceID) {
+		hd.SourceIDBytes = []byte(e.SourceID) // JSON would turn the invalid bytes into U+FFFD
+	}
+	h, err := json.Marshal(hd)
 	if err != nil {
 		return nil, err
 	}
@@ -46,14 +51,25 @@ func encodeEvent(e *Event) ([]byte, error) {
 	return append(out, e.Raw...), nil
 }
 
+// eventHeader is an event's stored header. A source id that is not valid UTF-8 is kept byte for byte beside
+// it (base64), so two ids that differ only in invalid bytes stay two ids, as in the deduplication index.
+type eventHeader struct {
+	*Event
+	SourceIDBytes []byte `json:"source_id_bytes,omitempty"`
+}
+
 func decodeEvent(k, v []byte) (Event, error) {
 	var e Event
 	if len(v) < 4 || int(binary.BigEndian.Uint32(v)) > len(v)-4 {
 		return e, fmt.Errorf("event %d: corrupt record", decodeU64(k))
 	}
 	n := int(binary.BigEndian.Uint32(v))
-	if err := json.Unmarshal(v[4:4+n], &e); err != nil {
+	hd := eventHeader{Event: &e}
+	if err := json.Unmarshal(v[4:4+n], &hd); err != nil {
 		return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+	}
+	if hd.SourceIDBytes != nil {
+		e.SourceID = string(hd.SourceIDBytes)
 	}
 	if raw := v[4+n:]; len(raw) > 0 {
 		e.Raw = append([]byte(nil), raw...) // bbolt's memory is only valid during the transaction

@@ -14,7 +14,8 @@ const sweepScan = 5000
 
 // Sweep applies retention: events received before cutoff whose jobs are all finished (done, skipped or dead),
 // and quarantined or ignored ones, are removed with their jobs; their deduplication entries stay until
-// idsCutoff, so a late redelivery is still answered as a duplicate. It works in short transactions of at most
+// idsCutoff, so a late redelivery is still answered as a duplicate. Contact-cache entries go once expired,
+// or once cached before cutoff (they hold phone numbers and emails: the cache must not outlive the events). It works in short transactions of at most
 // sweepScan records each, and returns how many events it removed.
 func (s *Store) Sweep(cutoff, idsCutoff time.Time) (int, error) {
 	total := 0
@@ -35,6 +36,18 @@ func (s *Store) Sweep(cutoff, idsCutoff time.Time) (int, error) {
 		next, err := s.sweepIDs(from, idsCutoff)
 		if err != nil {
 			return total, fmt.Errorf("sweep ids: %w", err)
+		}
+		if next == nil {
+			break
+		}
+		from = next
+	}
+	from = nil
+	now := s.now()
+	for {
+		next, err := s.sweepContacts(from, now, cutoff)
+		if err != nil {
+			return total, fmt.Errorf("sweep contact cache: %w", err)
 		}
 		if next == nil {
 			return total, nil
@@ -83,8 +96,8 @@ func (s *Store) sweepEvents(from []byte, cutoff time.Time) (n int, next []byte, 
 	return n, next, err
 }
 
-// sweepIDs removes deduplication entries received before cutoff among the next sweepScan from key from, and
-// returns the key to resume at (nil when done).
+// sweepIDs removes deduplication entries received before cutoff, whose event is no longer stored, among the
+// next sweepScan from key from, and returns the key to resume at (nil when done).
 func (s *Store) sweepIDs(from []byte, cutoff time.Time) (next []byte, err error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		next = nil
@@ -100,7 +113,8 @@ func (s *Store) sweepIDs(from []byte, cutoff time.Time) (next []byte, err error)
 				break
 			}
 			scanned++
-			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < cutoff.Unix() {
+			// An id stays while its event is stored (unfinished): a redelivery must still find it.
+			if len(v) == 16 && int64(binary.BigEndian.Uint64(v[8:])) < cutoff.Unix() && tx.Bucket(bEvents).Get(v[:8]) == nil {
 				del = append(del, append([]byte(nil), k...))
 			}
 		}
@@ -156,55 +170,4 @@ func (s *Store) deleteEvent(tx *bolt.Tx, e Event) error {
 		}
 	}
 	return tx.Bucket(bEvents).Delete(eventKey(e.Seq))
-}
-
-// Forget erases every event for which match (given the event) is true, with its jobs, whatever their state:
-// a person's erasure request. Deduplication entries stay (they hold Onoff's opaque id, nothing personal).
-// It returns how many events it erased.
-func (s *Store) Forget(match func(Event) bool) (int, error) {
-	var n int
-	err := s.update(func(tx *bolt.Tx) error {
-		n = 0
-		var del []Event
-		c := tx.Bucket(bEvents).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			e, err := decodeEvent(k, v)
-			if err != nil {
-				return err
-			}
-			if match(e) {
-				del = append(del, e)
-			}
-		}
-		for _, e := range del {
-			if err := s.deleteEvent(tx, e); err != nil {
-				return err
-			}
-		}
-		n = len(del)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("forget: %w", err)
-	}
-	return n, nil
-}
-
-// ForgetContacts drops contact-cache entries whose query key match says to forget, in every destination.
-func (s *Store) ForgetContacts(match func(key string) bool) error {
-	return s.update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bContacts).Cursor()
-		var del [][]byte
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if i := indexZero(k); i < len(k) && match(string(k[i+1:])) {
-				del = append(del, append([]byte(nil), k...))
-			}
-		}
-		for _, k := range del {
-			if err := tx.Bucket(bContacts).Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

@@ -5,6 +5,7 @@
 // a single committer goroutine runs each transaction as soon as the previous one ends, with every write that
 // queued up meanwhile (group commit), so durability costs one fsync per batch rather than per write.
 // The network is never called inside a transaction: callers read due work, call the CRM, then record the outcome.
+// It imports no other onoffsync package: it stores bytes and job states, and knows no CRM or mapping.
 package store
 
 import (
@@ -12,11 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Layout is the version of the data layout this code writes; Open refuses newer files and migrates older ones.
@@ -59,6 +62,8 @@ type Options struct {
 	MaxSize int
 	// ReadOnly opens the file with a shared lock, for inspection while no server runs.
 	ReadOnly bool
+
+	fault func() error // tests only: called before each group commit; an error fails it as a full disk would
 }
 
 // Store is an open outbox. Its methods are safe for concurrent use.
@@ -76,9 +81,14 @@ type Store struct {
 	notifyMu sync.Mutex
 	notify   []func(dest string)
 
-	deltas  map[string]int64 // count changes of the transaction being built (committer goroutine only)
-	commits atomic.Uint64    // transactions committed by the group committer
-	writes  atomic.Uint64    // writes they carried
+	deltas  map[string]int64            // count changes of the transaction being built (committer goroutine only)
+	commits atomic.Uint64               // transactions committed by the group committer
+	writes  atomic.Uint64               // writes they carried
+	lastErr atomic.Pointer[commitError] // the last failed commit, until one that writes pages succeeds
+
+	forgetEpoch atomic.Uint64 // moved by every erasure of contact-cache entries (see CacheContactsAt)
+
+	fault func() error // Options.fault
 }
 
 // CommitStats returns how many group commits ran and how many writes they carried (their ratio is the
@@ -91,8 +101,10 @@ type call struct {
 }
 
 // Open opens (or creates) the data file at path, creating its buckets, checking the layout version, and turning
-// jobs left in flight by a killed process back into pending ones marked ambiguous.
-func Open(path string, opts Options) (*Store, error) {
+// jobs left in flight by a killed process back into pending ones marked ambiguous. A new file is created only
+// where none exists: an existing file that is empty, truncated or damaged is refused with ErrCorrupt (its
+// message, one line, says to restore the copy); a file locked by another process with ErrLocked.
+func Open(path string, opts Options) (s *Store, err error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Second
 	}
@@ -102,15 +114,33 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	if err := checkPages(path, opts.Timeout); err != nil {
+		return nil, err
+	}
+	// A damaged page can still make bbolt panic or fault while the buckets are read here: report it as a
+	// corrupt file rather than crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	var db *bolt.DB
+	defer func() {
+		if p := recover(); p != nil {
+			if db != nil {
+				db.Close()
+			}
+			s, err = nil, corrupt(path, fmt.Sprintf("bbolt failed reading it: %v", p))
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
 		ReadOnly: opts.ReadOnly, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: opts.Now, maxBatch: opts.MaxBatch, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	s = &Store{db: db, now: opts.Now, maxBatch: opts.MaxBatch, fault: opts.fault, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	if opts.ReadOnly {
 		err = db.View(checkLayout)
 	} else {
@@ -266,7 +296,8 @@ func (s *Store) notifyDests(dests []string) {
 
 // update runs fn in a read-write transaction shared with other writers queued at the same time, and returns
 // once that transaction is committed and fsync'd. fn may run more than once (when a neighbour in its batch
-// fails, the batch is replayed without it), so it must only touch the transaction and its own results.
+// fails, the batch is replayed without it; when fn itself fails in a batch, it is run again alone), so it must
+// only touch the transaction and its own results. A panic in fn is returned as a *PanicError.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	c := &call{fn: fn, done: make(chan error, 1)}
 	s.mu.Lock()
@@ -337,32 +368,100 @@ func (s *Store) gather(target int) {
 	}
 }
 
-// commit runs a batch in one transaction. If one call fails, the transaction is rolled back, that call gets its
-// error alone, and the others are committed again without it (as bbolt's db.Batch does).
+// commit runs a batch in one transaction. If one call fails (returns an error or panics), the transaction is
+// rolled back and the others are committed again without it; a call that returned an error is then run again
+// alone, in its own transaction, and its caller gets the outcome of that solo run, so an error that came from
+// sharing a batch is not reported (bbolt's DB.Batch does the same: safelyCall, trySolo). A call that panicked
+// is not run again: its caller gets a PanicError. A failed commit (a full disk) fails every call it carried.
 func (s *Store) commit(batch []*call) {
+	var solo []*call
 	for len(batch) > 0 {
 		failed := -1
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		var tx *bolt.Tx
+		err := s.db.Update(func(t *bolt.Tx) error {
+			tx = t
 			clear(s.deltas) // a replayed batch starts again from nothing
 			for i, c := range batch {
-				if err := c.fn(tx); err != nil {
+				if err := safelyCall(c.fn, t); err != nil {
 					failed = i
 					return err
 				}
 			}
-			return s.flushCounts(tx)
+			if err := s.flushCounts(t); err != nil {
+				return err
+			}
+			if s.fault != nil {
+				return s.fault()
+			}
+			return nil
 		})
 		s.commits.Add(1)
 		if failed < 0 {
+			s.noteCommit(tx, err)
 			s.writes.Add(uint64(len(batch)))
 			for _, c := range batch {
 				c.done <- err
 			}
-			return
+			break
 		}
-		batch[failed].done <- err
+		if c := batch[failed]; errors.As(err, new(*PanicError)) || len(batch) == 1 {
+			c.done <- err
+		} else {
+			solo = append(solo, c)
+		}
 		batch = append(batch[:failed:failed], batch[failed+1:]...)
 	}
+	for _, c := range solo {
+		s.commit([]*call{c})
+	}
+}
+
+// PanicError is what a write gets when its function panicked inside the group commit: the committer recovers,
+// so one bad function fails its own write and nothing else.
+type PanicError struct {
+	Value any    // what was passed to panic
+	Stack []byte // the goroutine's stack where it panicked
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic in write: %v\n%s", e.Value, e.Stack) }
+
+// safelyCall runs fn, turning a panic into a *PanicError.
+func safelyCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &PanicError{Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return fn(tx)
+}
+
+// noteCommit remembers the outcome of a transaction for Healthy: a failed commit is kept until a later one
+// that wrote pages succeeds (an empty transaction writes only the meta page, which proves nothing about space).
+func (s *Store) noteCommit(tx *bolt.Tx, err error) {
+	if err != nil {
+		s.lastErr.Store(&commitError{err: err, at: s.now()})
+		return
+	}
+	if tx != nil {
+		if st := tx.Stats(); st.GetWrite() > 1 {
+			s.lastErr.Store(nil)
+		}
+	}
+}
+
+type commitError struct {
+	err error
+	at  time.Time
+}
+
+// Healthy returns nil, or an error when the last transaction that had something to write failed to commit
+// (a full disk, an I/O error): writes are being refused, even if an empty transaction still commits. It
+// clears once a transaction that writes pages commits again. It does no I/O.
+func (s *Store) Healthy() error {
+	if ce := s.lastErr.Load(); ce != nil {
+		return fmt.Errorf("last commit failed at %s: %w", ce.at.UTC().Format(time.RFC3339), ce.err)
+	}
+	return nil
 }
 
 func u64(v uint64) []byte {
@@ -439,7 +538,30 @@ func (s *Store) flushCounts(tx *bolt.Tx) error {
 	return nil
 }
 
-// Ping proves the store is open and writable with an empty durable write.
+// Ping proves the store is open and writable. While the last commit that had something to write succeeded, it
+// is an empty durable write. After a failed one (see Healthy) it returns that error for probeAfter, then
+// writes a small record to find out whether pages can be written again (so that a disk with room again is
+// noticed without waiting for traffic). A success there says a small write fits, not that every write will.
 func (s *Store) Ping() error {
-	return s.update(func(tx *bolt.Tx) error { return nil })
+	ce := s.lastErr.Load()
+	if ce == nil {
+		if err := s.update(func(tx *bolt.Tx) error { return nil }); err != nil {
+			return err
+		}
+		return s.Healthy() // another write may have failed meanwhile
+	}
+	now := s.now()
+	if now.Sub(ce.at) < probeAfter {
+		return s.Healthy()
+	}
+	if err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Put(keyProbe, u64(uint64(now.UnixNano()))) }); err != nil {
+		return err
+	}
+	return s.Healthy()
 }
+
+// probeAfter is how long after a failed commit Ping reports it without trying to write.
+const probeAfter = 10 * time.Second
+
+// keyProbe in the meta bucket is rewritten by Ping after a failed commit, to test whether pages can be written.
+var keyProbe = []byte("probe")

@@ -385,3 +385,32 @@ func TestCleanCloseWithJobsInFlight(t *testing.T) {
 		t.Errorf("job left in flight at a clean close = %+v, want pending and ambiguous", jobs)
 	}
 }
+
+// TestDistinctRawIDs: Onoff ids are compared as bytes. Two ids that differ only in bytes that are not valid
+// UTF-8 are two SMS, and each event keeps its own id (the CRM's idempotency key), not U+FFFD.
+func TestDistinctRawIDs(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "db"), newClock())
+	ids := []string{"sms-\xff", "sms-\xfe", "sms-\ufffd"}
+	for _, id := range ids {
+		seq, dup, err := s.Enqueue(sms(id), []string{"d"})
+		if err != nil || dup {
+			t.Fatalf("Enqueue(%q) = dup %v, %v; want a new event", id, dup, err)
+		}
+		e, err := s.Event(seq)
+		if err != nil || e.SourceID != id {
+			t.Errorf("event %d source id = %q, %v; want %q", seq, e.SourceID, err, id)
+		}
+		if e, err := s.EventBySource("sms", id); err != nil || e.Seq != seq {
+			t.Errorf("EventBySource(%q) = %d, %v; want %d", id, e.Seq, err, seq)
+		}
+	}
+	jobs, _, err := s.Claim("d", time.Now().Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := range jobs {
+		if j.Event.SourceID != ids[i] {
+			t.Errorf("claimed job %d carries source id %q, want %q", i, j.Event.SourceID, ids[i])
+		}
+	}
+}

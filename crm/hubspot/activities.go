@@ -44,9 +44,10 @@ type item struct {
 
 // LogActivities creates the activities as SMS communications with POST .../communications/batch/create,
 // associated inline with their contact (type 81) and company (87). Each input carries a unique
-// objectWriteTraceId (its SourceID) so a 207 says which inputs failed; only those fail. A batch HubSpot rejects
-// as a whole (400/404/409) is split in halves, recursively, to isolate the bad inputs. An input whose contact
-// is gone fails Permanent with Code CONTACT_GONE. The error is non-nil only when the first, whole call fails
+// objectWriteTraceId (its SourceID) so a 207 says which inputs failed; only those fail. An input whose contact
+// (or company) was deleted or merged fails the whole batch with 400 context.INVALID_OBJECT_IDS: the inputs
+// naming those records fail Permanent with Code CONTACT_GONE, the others are sent again together. Any other
+// batch HubSpot rejects as a whole (400/404/409) is split in halves, recursively, to isolate the bad inputs. The error is non-nil only when the first, whole call fails
 // (rate limit, auth, network, 5xx): then nothing was logged, or, for a network error or 5xx, maybe everything
 // (the loop asks FindActivity). Writes are plain creates: the loop's ledger and FindActivity prevent duplicates.
 func (c *Client) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.Result, error) {
@@ -122,7 +123,7 @@ func (c *Client) logBatch(ctx context.Context, items []item, res []crm.Result, t
 		inputs[i] = it.in
 	}
 	var resp batchResponse
-	_, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/create",
+	_, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/batch/create"),
 		body: map[string]any{"inputs": inputs}, write: true}, &resp)
 	if err == nil {
 		c.assign(items, resp, res)
@@ -139,22 +140,27 @@ func (c *Client) logBatch(ctx context.Context, items []item, res []crm.Result, t
 		return nil
 	}
 	// HubSpot rejected the batch as a whole: nothing was created.
-	if len(items) == 1 {
+	if len(items) == 1 && !invalidObjectIDs(apiErrorOf(err)).has(items[0].act) {
 		res[items[0].idx].Err = inputError(ce, items[0])
 		return nil
 	}
 	var ae *apiError
 	named := map[string]bool{}
+	var gone goneTargets
 	if errors.As(err, &ae) {
 		for _, t := range traceIDs(*ae) {
 			named[t] = true
 		}
+		gone = invalidObjectIDs(*ae)
 	}
 	var rest []item
 	for _, it := range items {
-		if named[it.in.TraceID] {
+		switch {
+		case gone.has(it.act):
+			res[it.idx].Err = goneError(ce, it.act)
+		case named[it.in.TraceID]:
 			res[it.idx].Err = inputError(ce, it)
-		} else {
+		default:
 			rest = append(rest, it)
 		}
 	}
@@ -176,6 +182,52 @@ func rejected(status int) bool {
 	return status == http.StatusBadRequest || status == http.StatusNotFound || status == http.StatusConflict
 }
 
+// goneTargets are the records HubSpot named in context.INVALID_OBJECT_IDS, by object type ("CONTACT",
+// "COMPANY") and id.
+type goneTargets map[string]map[string]bool
+
+// invalidObjectIDs reads context.INVALID_OBJECT_IDS (["CONTACT=424242 is not valid", ...]): HubSpot's answer
+// when an inline association names a deleted or merged record, failing the whole batch.
+func invalidObjectIDs(ae apiError) goneTargets {
+	g := goneTargets{}
+	for _, s := range ae.Context["INVALID_OBJECT_IDS"] {
+		typ, rest, ok := strings.Cut(s, "=")
+		if !ok {
+			continue
+		}
+		id, _, _ := strings.Cut(rest, " ")
+		typ = strings.ToUpper(strings.TrimSpace(typ))
+		if g[typ] == nil {
+			g[typ] = map[string]bool{}
+		}
+		g[typ][strings.TrimSpace(id)] = true
+	}
+	return g
+}
+
+// has reports whether a names one of the gone records.
+func (g goneTargets) has(a crm.Activity) bool {
+	return (a.ContactID != "" && g["CONTACT"][a.ContactID]) || (a.CompanyID != "" && g["COMPANY"][a.CompanyID])
+}
+
+func apiErrorOf(err error) apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return *ae
+	}
+	return apiError{}
+}
+
+// goneError is the error of an activity whose contact (or company) HubSpot says no longer exists: Permanent
+// with Code CONTACT_GONE, on which the loop forgets the cached contact and matches the SMS again.
+func goneError(ce *crm.Error, a crm.Activity) *crm.Error {
+	e := *ce
+	e.Action, e.Code = crm.Permanent, crm.CodeContactGone
+	e.Message = fmt.Sprintf("HubSpot says the associated record no longer exists (deleted or merged; contact %q, company %q): %s",
+		a.ContactID, a.CompanyID, ce.Message)
+	return &e
+}
+
 func traceIDs(ae apiError) []string {
 	ids := ae.Context["objectWriteTraceId"]
 	for _, d := range ae.Errors {
@@ -184,19 +236,18 @@ func traceIDs(ae apiError) []string {
 	return ids
 }
 
-// assign maps a 201/207 response to the items: results and errors by objectWriteTraceId. An item with neither
-// gets an ambiguous Retry (it may exist: the loop asks FindActivity before sending it again).
+// assign maps a 201/207 response to the items: results and errors by objectWriteTraceId only, never by
+// position, since HubSpot returns them in any order. An item with neither gets an ambiguous Retry (it may
+// exist: the loop asks FindActivities before sending it again).
 func (c *Client) assign(items []item, resp batchResponse, res []crm.Result) {
 	byTrace := make(map[string]item, len(items))
 	for _, it := range items {
 		byTrace[it.in.TraceID] = it
 	}
 	done := map[int]bool{}
-	for k, o := range resp.Results {
+	for _, o := range resp.Results {
+		// Results come back in any order (hubspot-api-nodejs#190): only the trace id says whose a result is.
 		it, ok := byTrace[o.ObjectWriteTraceID]
-		if !ok && o.ObjectWriteTraceID == "" && len(resp.Results) == len(items) && len(resp.Errors) == 0 {
-			it, ok = items[k], true // no trace ids echoed: a complete batch comes back in order
-		}
 		if ok && !done[it.idx] {
 			res[it.idx] = crm.Result{ID: o.ID}
 			done[it.idx] = true
@@ -220,7 +271,7 @@ func (c *Client) assign(items []item, resp batchResponse, res []crm.Result) {
 
 // categoryError classifies one error of a 207 by its category.
 func categoryError(ae apiError) *crm.Error {
-	e := &crm.Error{Status: http.StatusMultiStatus, Code: ae.Category, Message: ae.Message, Action: crm.Permanent}
+	e := &crm.Error{Status: http.StatusMultiStatus, Code: ae.Category, Message: ae.Message, Action: crm.Permanent, Err: &ae}
 	switch ae.Category {
 	case "RATE_LIMITS":
 		e.Action, e.RetryAfter, e.Limit = crm.RateLimited, time.Second, "requests"
@@ -230,9 +281,22 @@ func categoryError(ae apiError) *crm.Error {
 	return e
 }
 
-// inputError is the error of one input: an association to a missing object becomes CONTACT_GONE, a conflict
-// naming the existing record (a unique IDField) becomes Done.
+// inputError is the error of one input: a property the account requires becomes REQUIRED_PROPERTY (say where
+// to add it), an association to a missing object becomes CONTACT_GONE, a conflict naming the existing record
+// (a unique IDField) becomes Done, and so does a UNIQUE_VALUE_CONFLICT on the IDField.
 func inputError(ce *crm.Error, it item) *crm.Error {
+	if re, ok := requiredError(ce, apiErrorOf(ce), "activity.fields", "SMS communications"); ok {
+		return re
+	}
+	if it.act.IDField != "" {
+		if prop, holder, ok := uniqueConflict(apiErrorOf(ce)); ok && (prop == it.act.IDField || prop == "") {
+			// The Onoff id is already on a record: this SMS was logged before (a retry after an ambiguous
+			// failure, or a second delivery).
+			e := *ce
+			e.Action, e.ID, e.Code = crm.Done, holder, "UNIQUE_VALUE_CONFLICT"
+			return &e
+		}
+	}
 	e := *ce
 	switch {
 	case (e.Status == http.StatusNotFound || e.Code == "OBJECT_NOT_FOUND") && (it.act.ContactID != "" || it.act.CompanyID != ""):
@@ -243,15 +307,6 @@ func inputError(ce *crm.Error, it item) *crm.Error {
 		}
 	}
 	return &e
-}
-
-// FindActivity returns the communication holding a.SourceID in a.IDField, or "" when there is none.
-func (c *Client) FindActivity(ctx context.Context, a crm.Activity) (string, error) {
-	ids, err := c.FindActivities(ctx, []crm.Activity{a})
-	if err != nil {
-		return "", err
-	}
-	return ids[0], nil
 }
 
 // findChunk bounds the Onoff ids in one look-up: one IN filter stays well under the 3,000-character query
@@ -281,7 +336,7 @@ func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]str
 		if len(ids) == 0 {
 			continue
 		}
-		found, err := c.findByID(ctx, idf, acts[0].IDFieldUnique, ids)
+		found, err := c.findByIDs(ctx, idf, acts[0].IDFieldUnique, ids)
 		if err != nil {
 			return nil, fmt.Errorf("find activities: %w", err)
 		}
@@ -290,6 +345,35 @@ func (c *Client) FindActivities(ctx context.Context, acts []crm.Activity) ([]str
 		}
 	}
 	return out, nil
+}
+
+// findByIDs is findByID over as many calls as the search size limit needs: long Onoff ids halve the chunk.
+func (c *Client) findByIDs(ctx context.Context, idf string, unique bool, ids []string) (map[string]string, error) {
+	if !unique && len(ids) > 1 && !searchFits(idSearch(idf, ids)) {
+		a, err := c.findByIDs(ctx, idf, unique, ids[:len(ids)/2])
+		if err != nil {
+			return nil, err
+		}
+		b, err := c.findByIDs(ctx, idf, unique, ids[len(ids)/2:])
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range b {
+			a[k] = v
+		}
+		return a, nil
+	}
+	return c.findByID(ctx, idf, unique, ids)
+}
+
+// idSearch is the search for communications whose idf is one of ids.
+func idSearch(idf string, ids []string) searchRequest {
+	values := make([]string, len(ids))
+	for i, id := range ids {
+		values[i] = strings.ToLower(id) // HubSpot wants IN values of string properties in lower case
+	}
+	return searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: idf, Operator: "IN", Values: values}}}},
+		Properties: []string{idf}, Limit: 200}
 }
 
 // findByID maps each of ids to the communication whose idf holds exactly it.
@@ -302,19 +386,14 @@ func (c *Client) findByID(ctx context.Context, idf string, unique bool, ids []st
 		for _, id := range ids {
 			req.Inputs = append(req.Inputs, batchReadID{ID: id})
 		}
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/batch/read", body: req}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/batch/read"), body: req}, &resp); err != nil {
 			return nil, err
 		}
 		objs = resp.Results
 	} else {
-		values := make([]string, len(ids))
-		for i, id := range ids {
-			values[i] = strings.ToLower(id) // HubSpot wants IN values of string properties in lower case
-		}
-		req := searchRequest{FilterGroups: []filterGroup{{Filters: []filter{{PropertyName: idf, Operator: "IN", Values: values}}}},
-			Properties: []string{idf}, Limit: 200}
+		req := idSearch(idf, ids)
 		var resp searchResponse
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/communications/search", body: req, search: true}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("communications", "/search"), body: req, search: true}, &resp); err != nil {
 			return nil, err
 		}
 		objs = resp.Results

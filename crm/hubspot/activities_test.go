@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,20 +132,40 @@ func TestLogActivitiesContactGone(t *testing.T) {
 	e := newEnv(t, hubspottest.Options{}, Config{}, Options{})
 	alive := e.srv.SeedContact(map[string]string{"lastname": "Alive"})
 	gone := e.srv.SeedContact(map[string]string{"lastname": "Gone"})
+	merged := e.srv.SeedContact(map[string]string{"lastname": "Merged"})
 	e.srv.DeleteContact(gone)
+	e.srv.DeleteContact(merged)
 	for _, tc := range []struct {
-		name string
-		acts []crm.Activity
-		bad  int
+		name  string
+		acts  []crm.Activity
+		bad   []int
+		calls int // batch creates: the rejected one, then one for the others
 	}{
-		{"alone (404)", activities(gone, 1), 0},
-		{"in a batch (207)", append(activities(alive, 2), activities(gone, 1)...), 2},
+		{"alone", activities(gone, 1), []int{0}, 1},
+		{"in a batch", append(append(activities(alive, 4), activities(gone, 2)...), append(activities(alive, 3), activities(merged, 1)...)...),
+			[]int{4, 5, 9}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			before, stored := e.srv.Calls(hubspottest.CommsBatchCreate), len(e.srv.Communications())
+			for i := range tc.acts {
+				tc.acts[i].SourceID = fmt.Sprint(tc.name, i)
+			}
 			res := mustLog(t, e.client, tc.acts)
-			ce := crm.Classify(res[tc.bad].Err)
-			if ce == nil || ce.Action != crm.Permanent || ce.Code != crm.CodeContactGone {
-				t.Errorf("result %d = %+v, want Permanent %s", tc.bad, res[tc.bad], crm.CodeContactGone)
+			for i, r := range res {
+				ce := crm.Classify(r.Err)
+				if slices.Contains(tc.bad, i) {
+					if ce == nil || ce.Action != crm.Permanent || ce.Code != crm.CodeContactGone {
+						t.Errorf("result %d = %+v, want Permanent %s", i, r, crm.CodeContactGone)
+					}
+				} else if r.Err != nil || r.ID == "" {
+					t.Errorf("result %d = %+v, want logged", i, r)
+				}
+			}
+			if n := e.srv.Calls(hubspottest.CommsBatchCreate) - before; n != tc.calls {
+				t.Errorf("%d batch creates, want %d (the culprits picked by INVALID_OBJECT_IDS, not by bisecting)", n, tc.calls)
+			}
+			if n := len(e.srv.Communications()) - stored; n != len(tc.acts)-len(tc.bad) {
+				t.Errorf("%d communications stored, want %d", n, len(tc.acts)-len(tc.bad))
 			}
 		})
 	}
@@ -166,11 +187,11 @@ func TestAmbiguousFailureThenFindActivityAfterIndexLag(t *testing.T) {
 	if lag != 60*time.Second {
 		t.Errorf("IndexLag = %s, want the 60s default", lag)
 	}
-	if id, err := e.client.FindActivity(ctx, act); err != nil || id != "" {
+	if id, err := findActivity(ctx, e.client, act); err != nil || id != "" {
 		t.Errorf("FindActivity before the index caught up = %q, %v; want \"\" (the lag IndexLag covers)", id, err)
 	}
 	e.clock.Advance(lag) // the loop waits IndexLag before asking
-	id, err := e.client.FindActivity(ctx, act)
+	id, err := findActivity(ctx, e.client, act)
 	stored := e.srv.Communications()
 	if err != nil || len(stored) != 1 || id != stored[0].ID {
 		t.Fatalf("FindActivity after the lag = %q, %v; want %v", id, err, stored)
@@ -191,11 +212,11 @@ func TestFindActivityUniqueIDFieldHasNoLag(t *testing.T) {
 		t.Errorf("IndexLag(unique) = %s, want 0", lag)
 	}
 	ctx := context.Background()
-	if id, err := e.client.FindActivity(ctx, act); err != nil || id != "" {
+	if id, err := findActivity(ctx, e.client, act); err != nil || id != "" {
 		t.Errorf("FindActivity before logging = %q, %v; want \"\", nil", id, err)
 	}
 	res := mustLog(t, e.client, []crm.Activity{act})
-	if id, err := e.client.FindActivity(ctx, act); err != nil || id != res[0].ID {
+	if id, err := findActivity(ctx, e.client, act); err != nil || id != res[0].ID {
 		t.Errorf("FindActivity = %q, %v; want %q at once", id, err, res[0].ID)
 	}
 	// Logging it again: HubSpot refuses the duplicate value and names the record: Done.
@@ -230,4 +251,14 @@ func TestFindActivitiesBatched(t *testing.T) {
 	if ids[59] != "" {
 		t.Errorf("never-logged activity found as %q", ids[59])
 	}
+}
+
+// findActivity returns the communication holding a.SourceID in a.IDField, or "" when there is none: the
+// one-activity form of FindActivities, for tests.
+func findActivity(ctx context.Context, c *Client, a crm.Activity) (string, error) {
+	ids, err := c.FindActivities(ctx, []crm.Activity{a})
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
 }

@@ -30,7 +30,7 @@ func newAuth(cfg Config, c *Client) *auth {
 	if cfg.OAuth != nil {
 		a.refresh = cfg.OAuth.RefreshToken
 		a.conf = &oauth2.Config{ClientID: cfg.OAuth.ClientID, ClientSecret: cfg.OAuth.ClientSecret,
-			Endpoint: oauth2.Endpoint{TokenURL: cfg.BaseURL + "/oauth/v1/token", AuthStyle: oauth2.AuthStyleInParams}}
+			Endpoint: oauth2.Endpoint{TokenURL: cfg.BaseURL + api{cfg.APIVersion}.oauthToken(), AuthStyle: oauth2.AuthStyleInParams}}
 	}
 	return a
 }
@@ -78,12 +78,30 @@ func (a *auth) refreshError(ctx context.Context, err error) error {
 	if !errors.As(err, &re) || re.Response == nil {
 		return &crm.Error{Action: crm.Retry, Message: "network error refreshing the HubSpot OAuth token", Err: err}
 	}
-	var body struct{ Status, Message string }
+	// HubSpot's token errors follow RFC 6749 (error, error_description) and carry its own status and
+	// message besides: {"error":"invalid_grant","error_description":"...","status":"BAD_REFRESH_TOKEN",...}.
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Status      string `json:"status"`
+		Message     string `json:"message"`
+	}
 	_ = json.Unmarshal(re.Body, &body)
+	code := body.Error
+	if code == "" {
+		code = body.Status
+	}
+	why := body.Description
+	if why == "" {
+		why = body.Message
+	}
+	if body.Error != "" && body.Status != "" {
+		why += " (" + body.Status + ")"
+	}
 	st := re.Response.StatusCode
 	if st >= 500 || st == 429 {
-		return &crm.Error{Action: crm.Retry, Status: st, Code: body.Status, NotSent: true, Message: "HubSpot OAuth refresh failed: " + body.Message}
+		return &crm.Error{Action: crm.Retry, Status: st, Code: code, NotSent: true, Message: "HubSpot OAuth refresh failed: " + why}
 	}
-	return &crm.Error{Action: crm.Pause, Status: st, Code: body.Status,
-		Message: "HubSpot rejected the OAuth refresh (" + body.Status + "): check oauth client_id, client_secret and refresh_token: " + body.Message}
+	return &crm.Error{Action: crm.Pause, Status: st, Code: code,
+		Message: "HubSpot rejected the OAuth refresh (" + code + "): check oauth client_id, client_secret and refresh_token: " + why}
 }

@@ -19,10 +19,11 @@ import (
 const (
 	maxGroups      = 5
 	maxFilters     = 18
-	maxQueryChars  = 2900 // under the documented 3,000, with room for the rest of the request
+	maxQueryChars  = 3000 // the documented limit on a search request, applied to the whole JSON body
 	searchPageSize = 200
-	// searchBatch phone queries (4 filter groups of IN values with the default phone fields) fit one search.
-	searchBatch = 40
+	// searchBatch French mobile queries (each in three forms, on four properties with the default phone
+	// fields) fit one search; packPhones splits further for longer numbers or more phone fields.
+	searchBatch = 14
 	readBatch   = 100
 )
 
@@ -168,26 +169,34 @@ func (c *Client) FindContacts(ctx context.Context, queries []crm.ContactQuery) (
 	return out, nil
 }
 
-// phoneFilters builds one IN filter per property: the national numbers on the calculated properties, the
-// E.164 forms on the phone fields. Values only ever go in JSON values.
+// phoneFilters builds one IN filter per property. Each holds every form a number may be stored in, at no extra
+// request: on the calculated properties the national digits (what HubSpot keeps when it knows the country
+// code), the trunk-prefix form and the international digits (what it keeps when the number was typed without
+// "+"); on the phone fields, which are matched as stored, the E.164 form, the trunk-prefix form and the
+// international digits. API.md says what the calculated properties hold and why. Values only ever go in JSON
+// values.
 func phoneFilters(queries []crm.ContactQuery, idx []int, fields []string) []filter {
-	var national, e164 []string
+	var calculated, stored []string
+	add := func(list *[]string, vs ...string) {
+		for _, v := range vs {
+			v = strings.ToLower(v) // IN values must be lower case; these are digits and "+", lowered anyway
+			if v != "" && !slices.Contains(*list, v) {
+				*list = append(*list, v)
+			}
+		}
+	}
 	for _, i := range idx {
-		// IN values must be lower case; these are digits and "+", lowered anyway.
-		n, e := strings.ToLower(queries[i].Phone.National), strings.ToLower(queries[i].Phone.E164)
-		if !slices.Contains(national, n) {
-			national = append(national, n)
-		}
-		if !slices.Contains(e164, e) {
-			e164 = append(e164, e)
-		}
+		p := queries[i].Phone
+		intl := strings.TrimPrefix(p.E164, "+")
+		add(&calculated, p.National, p.Trunk, intl)
+		add(&stored, p.E164, p.Trunk, intl)
 	}
 	var fs []filter
 	for _, prop := range calculatedPhones {
-		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: national})
+		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: calculated})
 	}
 	for _, prop := range fields {
-		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: e164})
+		fs = append(fs, filter{PropertyName: prop, Operator: "IN", Values: stored})
 	}
 	return fs
 }
@@ -207,15 +216,15 @@ func groupsFor(fs []filter) [][]filterGroup {
 	return out
 }
 
-// packPhones returns how many of idx fit one search's size limit (at least one).
+// packPhones returns how many of idx fit one search's size limit (at least one): every search the batch
+// needs, marshalled whole (filters, properties, sorts and a paging cursor), stays under 3,000 characters.
 func packPhones(queries []crm.ContactQuery, idx []int, fields []string) int {
+	props := contactProps(fields)
 	n := 1
 	for n < len(idx) && n < searchBatch {
 		fits := true
 		for _, gs := range groupsFor(phoneFilters(queries, idx[:n+1], fields)) {
-			if b, _ := json.Marshal(gs); len(b) >= maxQueryChars {
-				fits = false
-			}
+			fits = fits && searchFits(phoneSearch(gs, props))
 		}
 		if !fits {
 			break
@@ -225,7 +234,21 @@ func packPhones(queries []crm.ContactQuery, idx []int, fields []string) int {
 	return n
 }
 
-func (c *Client) contactProps(fields []string) []string {
+// phoneSearch is the search request for one set of phone filter groups.
+func phoneSearch(groups []filterGroup, props []string) searchRequest {
+	return searchRequest{FilterGroups: groups, Properties: props, Limit: searchPageSize,
+		Sorts: []sortSpec{{PropertyName: "lastmodifieddate", Direction: "DESCENDING"}}}
+}
+
+// searchFits reports whether req, with the longest paging cursor it may carry, marshals under HubSpot's
+// 3,000-character limit on a search request, measured on the whole body.
+func searchFits(req searchRequest) bool {
+	req.After = "9999999999"
+	b, err := json.Marshal(req)
+	return err == nil && len(b) < maxQueryChars
+}
+
+func contactProps(fields []string) []string {
 	props := slices.Clone(contactProperties)
 	for _, f := range fields {
 		if !slices.Contains(props, f) {
@@ -237,14 +260,13 @@ func (c *Client) contactProps(fields []string) []string {
 
 // findByPhone runs the searches for idx and adds confirmed hits to out.
 func (c *Client) findByPhone(ctx context.Context, queries []crm.ContactQuery, idx []int, fields []string, out [][]crm.Contact) error {
-	props := c.contactProps(fields)
+	props := contactProps(fields)
 	seen := map[string]bool{}
 	for _, groups := range groupsFor(phoneFilters(queries, idx, fields)) {
-		req := searchRequest{FilterGroups: groups, Properties: props, Limit: searchPageSize,
-			Sorts: []sortSpec{{PropertyName: "lastmodifieddate", Direction: "DESCENDING"}}}
+		req := phoneSearch(groups, props)
 		for {
 			var resp searchResponse
-			if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/contacts/search", body: req, search: true}, &resp); err != nil {
+			if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("contacts", "/search"), body: req, search: true}, &resp); err != nil {
 				return fmt.Errorf("search contacts by phone: %w", err)
 			}
 			for _, o := range resp.Results {
@@ -254,7 +276,7 @@ func (c *Client) findByPhone(ctx context.Context, queries []crm.ContactQuery, id
 				seen[o.ID] = true
 				ct := o.contact()
 				for _, i := range idx {
-					if matchesPhone(o, props, queries[i].Phone) {
+					if matchesPhone(o, props, fields, queries[i].Phone) {
 						out[i] = append(out[i], ct)
 					}
 				}
@@ -268,10 +290,11 @@ func (c *Client) findByPhone(ctx context.Context, queries []crm.ContactQuery, id
 	return nil
 }
 
-// matchesPhone confirms a search hit: one of its phone properties is the same number as p.
-func matchesPhone(o object, props []string, p crm.Phone) bool {
+// matchesPhone confirms a search hit: one of its phone properties (or of the mapping's phone fields, whatever
+// their names) is the same number as p.
+func matchesPhone(o object, props, fields []string, p crm.Phone) bool {
 	for _, name := range props {
-		if isPhoneProp(name) && crm.SamePhone(o.prop(name), p) {
+		if (isPhoneProp(name) || slices.Contains(fields, name)) && crm.SamePhone(o.prop(name), p) {
 			return true
 		}
 	}
@@ -311,7 +334,7 @@ func (c *Client) findByEmail(ctx context.Context, queries []crm.ContactQuery, id
 		}
 		var resp batchResponse
 		req := batchReadRequest{IDProperty: "email", Inputs: inputs, Properties: contactProperties, PropertiesWithHistory: []string{}}
-		if _, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/contacts/batch/read", body: req}, &resp); err != nil {
+		if _, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("contacts", "/batch/read"), body: req}, &resp); err != nil {
 			return fmt.Errorf("read contacts by email: %w", err)
 		}
 		for _, o := range resp.Results {
@@ -352,7 +375,7 @@ func (c *Client) CreateContact(ctx context.Context, nc crm.NewContact) (crm.Cont
 		props[k] = v
 	}
 	var o object
-	status, err := c.do(ctx, call{method: http.MethodPost, path: "/crm/v3/objects/contacts", body: map[string]any{"properties": props}, write: true}, &o)
+	status, err := c.do(ctx, call{method: http.MethodPost, path: c.api.objects("contacts", ""), body: map[string]any{"properties": props}, write: true}, &o)
 	if status == http.StatusConflict {
 		if ce := crm.Classify(err); ce != nil {
 			if m := existingID.FindStringSubmatch(ce.Message); m != nil {
@@ -361,6 +384,11 @@ func (c *Client) CreateContact(ctx context.Context, nc crm.NewContact) (crm.Cont
 		}
 	}
 	if err != nil {
+		if ce := crm.Classify(err); ce != nil && status == http.StatusBadRequest {
+			if re, ok := requiredError(ce, apiErrorOf(err), "create.fields", "new contacts"); ok {
+				err = re
+			}
+		}
 		return crm.Contact{}, fmt.Errorf("create contact: %w", err)
 	}
 	ct := o.contact()
@@ -400,7 +428,7 @@ func (c *Client) ResolveOwner(ctx context.Context, email string) (string, error)
 		} `json:"results"`
 	}
 	q := url.Values{"email": {email}, "limit": {"100"}}
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/crm/v3/owners", query: q}, &resp); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: c.api.owners(), query: q}, &resp); err != nil {
 		return "", fmt.Errorf("resolve owner: %w", err)
 	}
 	entry := ownerEntry{expires: c.now().Add(ownerMissTTL)}
@@ -416,18 +444,25 @@ func (c *Client) ResolveOwner(ctx context.Context, email string) (string, error)
 	return entry.id, nil
 }
 
-// Check makes one cheap call (GET /crm/v3/objects/contacts?limit=1) proving the credentials and the contacts
-// scope, and summarises it. Failures are *crm.Error.
+// Check makes one cheap call (GET .../objects/contacts?limit=1) proving the credentials and the contacts read
+// scope, reads the account's time zone, and summarises it. Failures are *crm.Error. CheckMapping checks the
+// mapping's fields and scopes.
 func (c *Client) Check(ctx context.Context) (string, error) {
 	var resp struct {
 		Results []object `json:"results"`
 	}
-	if _, err := c.do(ctx, call{method: http.MethodGet, path: "/crm/v3/objects/contacts", query: url.Values{"limit": {"1"}}}, &resp); err != nil {
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: c.api.objects("contacts", ""), query: url.Values{"limit": {"1"}}}, &resp); err != nil {
 		return "", fmt.Errorf("check: %w", err)
 	}
 	how := "private app token"
 	if c.auth.canRefresh() {
 		how = "OAuth refresh token"
 	}
-	return fmt.Sprintf("HubSpot %s: %s accepted, contacts readable", c.cfg.BaseURL, how), nil
+	zone := "unknown (daily limit resets are timed in the destination's zone)"
+	c.mu.Lock()
+	if c.zone != nil {
+		zone = c.zone.String()
+	}
+	c.mu.Unlock()
+	return fmt.Sprintf("HubSpot %s (API %s): %s accepted, contacts readable, account time zone %s", c.cfg.BaseURL, c.cfg.APIVersion, how, zone), nil
 }

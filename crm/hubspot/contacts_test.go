@@ -178,7 +178,7 @@ func TestFindContactsMetacharactersCannotChangeSearch(t *testing.T) {
 		PhoneFields: []string{`phone","operator":"HAS_PROPERTY`}}}); crm.Classify(err).Action != crm.Permanent {
 		t.Errorf("bad phone field: err %v, want Permanent", err)
 	}
-	id, err := e.client.FindActivity(context.Background(), crm.Activity{SourceID: `x" OR "1"="1`, IDField: "onoff_id"})
+	id, err := findActivity(context.Background(), e.client, crm.Activity{SourceID: `x" OR "1"="1`, IDField: "onoff_id"})
 	if err != nil || id != "" {
 		t.Errorf("FindActivity(nasty) = %q, %v; want \"\", nil", id, err)
 	}
@@ -256,5 +256,55 @@ func TestCheck(t *testing.T) {
 	bad := newEnv(t, hubspottest.Options{}, Config{Token: "pat-wrong"}, Options{})
 	if _, err := bad.client.Check(context.Background()); crm.Classify(err).Action != crm.Pause {
 		t.Errorf("Check with a bad token: %v, want Pause", err)
+	}
+}
+
+// TestSearchSizeMeasuredOnWholeBody: HubSpot's 3,000-character limit applies to the search request, not only
+// its filterGroups. Long custom phone field names lengthen the properties list; the adapter must pack numbers
+// so that the whole marshalled body fits, and the fake refuses any body over the limit.
+func TestSearchSizeMeasuredOnWholeBody(t *testing.T) {
+	e := newEnv(t, hubspottest.Options{SearchPerSecond: -1}, Config{}, Options{})
+	long1, long2 := "onoff_"+strings.Repeat("whatsapp_phone_", 5)+"a", "onoff_"+strings.Repeat("secondary_phone_", 5)+"b"
+	fields := []string{"phone", "mobilephone", long1, long2}
+	var qs []crm.ContactQuery
+	want := map[int]string{}
+	for i := range e.client.Limits().SearchBatch {
+		num := fmt.Sprintf("+336%08d", 20000000+i*7919)
+		if i%3 == 0 {
+			want[i] = e.srv.SeedContact(map[string]string{"lastname": fmt.Sprint("C", i), "phone": num})
+		}
+		qs = append(qs, crm.ContactQuery{Phone: fr(num), PhoneFields: fields})
+	}
+	got, err := e.client.FindContacts(context.Background(), qs)
+	if err != nil {
+		t.Fatalf("FindContacts: %v", err)
+	}
+	for i, id := range want {
+		if diff := cmp.Diff([]string{id}, ids(t, got[i])); diff != "" {
+			t.Errorf("query %d (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+// TestFindContactsPhoneHedge: one search finds a number in every form it may be stored in: typed without "+"
+// (HubSpot's calculated property then keeps the international digits, 33612345678), typed in national form in
+// a custom phone field (which has no calculated copy: matched as stored, 0612345678), and the usual forms.
+func TestFindContactsPhoneHedge(t *testing.T) {
+	e := newEnv(t, hubspottest.Options{}, Config{}, Options{})
+	e.srv.DeclareProperty("contacts", hubspottest.Property{Name: "whatsapp"})
+	intl := e.srv.SeedContact(map[string]string{"lastname": "NoPlus", "phone": "33612345678"})
+	trunk := e.srv.SeedContact(map[string]string{"lastname": "Custom", "whatsapp": "0612345678"})
+	e164 := e.srv.SeedContact(map[string]string{"lastname": "E164", "mobilephone": "+33 6 12 34 56 78"})
+	e.srv.SeedContact(map[string]string{"lastname": "Other", "phone": "+33612345679"})
+	got := mustFind(t, e.client, crm.ContactQuery{Phone: fr("06 12 34 56 78"), PhoneFields: []string{"phone", "mobilephone", "whatsapp"}})
+	want := []string{intl, trunk, e164}
+	slices.Sort(want)
+	gotIDs := ids(t, got[0])
+	slices.Sort(gotIDs)
+	if diff := cmp.Diff(want, gotIDs); diff != "" {
+		t.Errorf("contacts (-want +got):\n%s", diff)
+	}
+	if n := e.srv.Calls(hubspottest.ContactsSearch); n != 1 {
+		t.Errorf("%d searches, want 1", n)
 	}
 }

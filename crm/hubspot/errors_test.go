@@ -21,6 +21,10 @@ func TestRateLimitPoliciesClassified(t *testing.T) {
 	if err != nil {
 		t.Skipf("no tzdata: %v", err)
 	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Skipf("no tzdata: %v", err)
+	}
 	for _, tc := range []struct {
 		policy, endpoint string
 		run              func(*Client) error
@@ -33,11 +37,12 @@ func TestRateLimitPoliciesClassified(t *testing.T) {
 			return err
 		}, crm.Error{Action: crm.RateLimited, Limit: "search", RetryAfter: time.Second}},
 		{"DAILY", hubspottest.CommsBatchCreate, func(c *Client) error { _, err := c.LogActivities(context.Background(), activities("", 2)); return err },
-			// 12:00 UTC on 2026-05-20 is 14:00 in Paris: the cap resets at the next Paris midnight.
+			// 12:00 UTC on 2026-05-20 is 14:00 in Paris: the cap resets at the next midnight in the HubSpot
+			// account's time zone (Paris), not in the destination's (Tokyo, where it is already 21:00).
 			crm.Error{Action: crm.RateLimited, Limit: "requests", Daily: true, Until: time.Date(2026, 5, 21, 0, 0, 0, 0, paris)}},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
-			e := newEnv(t, hubspottest.Options{}, Config{}, Options{Location: paris})
+			e := newEnv(t, hubspottest.Options{Location: paris}, Config{}, Options{Location: tokyo})
 			e.srv.Fail(tc.endpoint, 1, 429, rateBody(tc.policy))
 			ce := crm.Classify(tc.run(e.client))
 			if ce == nil {
@@ -60,6 +65,7 @@ func TestTenSecondWindowRetryAfterIsRestOfWindow(t *testing.T) {
 	e := newEnv(t, hubspottest.Options{MaxPer10s: 3}, Config{}, Options{})
 	ctx := context.Background()
 	e.client.sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() } // do not pace: hit the wall
+	e.client.zone = time.UTC                                                               // already read: every call below counts
 	for i := range 3 {
 		if _, err := e.client.ResolveOwner(ctx, strings.Repeat("a", i+1)+"@x.y"); err != nil {
 			t.Fatalf("call %d: %v", i, err)
@@ -108,7 +114,9 @@ func TestDailyCapRateLimitedUntilMidnight(t *testing.T) {
 	if err != nil {
 		t.Skipf("no tzdata: %v", err)
 	}
-	e := newEnv(t, hubspottest.Options{DailyCap: 2, Location: ny}, Config{}, Options{Location: ny})
+	// The account is in New York; the destination's (mapping's) zone is UTC: the cap resets at midnight in
+	// New York, read once from the account info API while requests still succeed.
+	e := newEnv(t, hubspottest.Options{DailyCap: 3, Location: ny}, Config{}, Options{})
 	ctx := context.Background()
 	var ce *crm.Error
 	for i := range 3 {
@@ -118,6 +126,9 @@ func TestDailyCapRateLimitedUntilMidnight(t *testing.T) {
 	want := time.Date(2026, 5, 21, 0, 0, 0, 0, ny) // 12:00 UTC is 08:00 in New York
 	if ce == nil || ce.Action != crm.RateLimited || !ce.Daily || !ce.Until.Equal(want) {
 		t.Fatalf("third call over a cap of 2: %+v, want RateLimited Daily until %s", ce, want)
+	}
+	if n := e.srv.Calls(hubspottest.AccountDetails); n != 1 {
+		t.Errorf("account info read %d times, want once", n)
 	}
 	e.clock.Advance(ce.Until.Sub(e.clock.Now()))
 	if _, err := e.client.ResolveOwner(ctx, "new@x.y"); err != nil {
@@ -191,7 +202,7 @@ func TestInvalidCredentialsPause(t *testing.T) {
 		{"bad private app token", Config{Token: "pat-wrong"}, hubspottest.Options{}, "INVALID_AUTHENTICATION"},
 		{"expired private app token", Config{Token: "pat-old"}, hubspottest.Options{Tokens: []string{}}, "EXPIRED_AUTHENTICATION"},
 		{"bad refresh token", Config{OAuth: &OAuth{ClientID: "cid", ClientSecret: "s3cr3t-value", RefreshToken: "rt-wrong"}},
-			hubspottest.Options{ClientID: "cid", ClientSecret: "s3cr3t-value", RefreshToken: "rt-1"}, "BAD_REFRESH_TOKEN"},
+			hubspottest.Options{ClientID: "cid", ClientSecret: "s3cr3t-value", RefreshToken: "rt-1"}, "invalid_grant"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The default HTTP client (retryablehttp): a 401 must not be retried.

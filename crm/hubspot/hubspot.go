@@ -1,6 +1,7 @@
 // Package hubspot is the HubSpot CRM adapter: it finds contacts by phone or email, creates contacts, resolves
 // owners, and logs SMS as Communications (channel SMS) on contact timelines. It is the only code that speaks
 // HubSpot HTTP.
+// It imports crm only: never connector, mapping, store or another adapter.
 package hubspot
 
 import (
@@ -32,6 +33,7 @@ type OAuth struct {
 // Config is the HubSpot destination's keys, flat in the destination's YAML.
 type Config struct {
 	BaseURL         string        `yaml:"base_url"`          // default https://api.hubapi.com
+	APIVersion      string        `yaml:"api_version"`       // 2026-09 (default), 2026-03 or v3 (legacy)
 	Token           string        `yaml:"token"`             // private app token
 	OAuth           *OAuth        `yaml:"oauth"`             // instead of token
 	RequestsPer10s  int           `yaml:"requests_per_10s"`  // default 100
@@ -50,6 +52,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("base_url: %q is not an http(s) URL", c.BaseURL)
 	}
 	c.BaseURL = strings.TrimSuffix(c.BaseURL, "/")
+	if c.APIVersion == "" {
+		c.APIVersion = Version202609
+	}
+	if !validVersion(c.APIVersion) {
+		return fmt.Errorf("api_version: %q is not one of %s (default), %s, %s", c.APIVersion, Version202609, Version202603, VersionV3)
+	}
 	switch {
 	case c.Token == "" && c.OAuth == nil:
 		return errors.New("token: required unless oauth is set")
@@ -90,6 +98,7 @@ type Options = crm.Options
 // crm.RateLimiter. It is safe for concurrent use.
 type Client struct {
 	cfg      Config
+	api      api
 	hc       *http.Client
 	throttle crm.Throttle
 	now      func() time.Time
@@ -104,6 +113,8 @@ type Client struct {
 	sent      []time.Time // our recent non-search requests, oldest first, for the rolling window
 	remaining int         // X-HubSpot-RateLimit-Remaining of the last response, minus our sends since; -1 unknown
 	interval  time.Duration
+	zone      *time.Location // the HubSpot account's time zone, once read; nil until then
+	zoneNext  time.Time      // when to try reading it again after a failure
 }
 
 // New returns a client for cfg, which it validates. It makes no network call.
@@ -112,7 +123,7 @@ func New(cfg Config, opts Options) (*Client, error) {
 		return nil, err
 	}
 	opts = opts.WithDefaults()
-	c := &Client{cfg: cfg, hc: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
+	c := &Client{cfg: cfg, api: api{cfg.APIVersion}, hc: opts.HTTPClient, throttle: opts.Throttle, now: opts.Now, loc: opts.Location,
 		log: opts.Logger, owners: map[string]ownerEntry{}, remaining: -1, interval: 10 * time.Second, sleep: sleepCtx}
 	c.auth = newAuth(cfg, c)
 	return c, nil
@@ -129,9 +140,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Limits declares 100 activities per batch create, and 40 contact queries per FindContacts: that many phone
-// queries fit one search call within the documented filter and 3,000-character limits (FindContacts splits
-// further when they do not, e.g. with more phone fields or long numbers).
+// Limits declares 100 activities per batch create, and 14 contact queries per FindContacts: that many French
+// mobile queries, each searched in three forms, fit one search call within the documented filter and
+// 3,000-character limits (FindContacts splits further when they do not, e.g. with more phone fields or long
+// numbers).
 func (c *Client) Limits() crm.Limits { return crm.Limits{SearchBatch: searchBatch, WriteBatch: 100} }
 
 // RateLimits declares HubSpot's limits as configured: the 10-second window as a rate with a full-window
@@ -154,6 +166,7 @@ type call struct {
 	body         any
 	search       bool // counts against the search limit
 	write        bool // not idempotent: no HTTP-level retry
+	account      bool // the account info read itself: never triggers another
 }
 
 // apiError is HubSpot's error body.
@@ -162,13 +175,20 @@ type apiError struct {
 	Message       string              `json:"message"`
 	CorrelationID string              `json:"correlationId"`
 	Category      string              `json:"category"`
+	SubCategory   string              `json:"subCategory"`
 	PolicyName    string              `json:"policyName"`
 	Context       map[string][]string `json:"context"`
-	Errors        []struct {
-		Message string              `json:"message"`
-		Code    string              `json:"code"`
-		Context map[string][]string `json:"context"`
-	} `json:"errors"`
+	Errors        []errorDetail       `json:"errors"`
+}
+
+// errorDetail is one entry of an error's errors list (the specs' ErrorDetail).
+type errorDetail struct {
+	Message     string              `json:"message"`
+	Code        string              `json:"code"`
+	ErrorType   string              `json:"errorType"` // e.g. REQUIRED_FIELD (HubSpot's forms API)
+	SubCategory string              `json:"subCategory"`
+	In          string              `json:"in"` // "body" for the request's own shape
+	Context     map[string][]string `json:"context"`
 }
 
 func (e *apiError) Error() string { return "correlationId " + e.CorrelationID }
@@ -194,6 +214,9 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 					return status, &crm.Error{Action: crm.Retry, Status: status, Message: "undecodable HubSpot response", Err: err}
 				}
 			}
+			if !k.account {
+				c.accountZone(ctx) // once the credentials are known to work
+			}
 			return status, nil
 		}
 		ae := &apiError{}
@@ -205,8 +228,43 @@ func (c *Client) do(ctx context.Context, k call, out any) (int, error) {
 			}
 			continue
 		}
-		return status, c.classify(status, ae, hdr, k)
+		return status, c.classify(ctx, status, ae, hdr, k)
 	}
+}
+
+// zoneRetry is how long a failed read of the account's time zone is not tried again.
+const zoneRetry = time.Hour
+
+// accountZone returns the HubSpot account's time zone (account info API, timeZone), reading it once and
+// caching it; on failure it returns the destination's Location and tries again after zoneRetry. HubSpot's
+// daily limit resets at midnight in the account's time zone, which need not be the mapping's.
+func (c *Client) accountZone(ctx context.Context) *time.Location {
+	c.mu.Lock()
+	if z := c.zone; z != nil || c.now().Before(c.zoneNext) {
+		c.mu.Unlock()
+		if z == nil {
+			return c.loc
+		}
+		return z
+	}
+	c.zoneNext = c.now().Add(zoneRetry)
+	c.mu.Unlock()
+	var resp struct {
+		TimeZone string `json:"timeZone"`
+	}
+	if _, err := c.do(ctx, call{method: http.MethodGet, path: c.api.accountDetails(), account: true}, &resp); err != nil {
+		c.log.Debug("hubspot account time zone unknown; using the destination's", "err", err)
+		return c.loc
+	}
+	z, err := time.LoadLocation(resp.TimeZone)
+	if err != nil || resp.TimeZone == "" {
+		c.log.Warn("hubspot account time zone unreadable; using the destination's", "timeZone", resp.TimeZone, "err", err)
+		return c.loc
+	}
+	c.mu.Lock()
+	c.zone = z
+	c.mu.Unlock()
+	return z
 }
 
 // send performs one HTTP exchange. The returned error is a *crm.Error or ctx's error.
@@ -328,8 +386,9 @@ func (c *Client) restOfWindow() time.Duration {
 	return c.interval
 }
 
-// classify turns a non-2xx HubSpot response into a *crm.Error.
-func (c *Client) classify(status int, ae *apiError, h http.Header, k call) *crm.Error {
+// classify turns a non-2xx HubSpot response into a *crm.Error. A daily cap resets at midnight in the
+// account's time zone (read once, see accountZone).
+func (c *Client) classify(ctx context.Context, status int, ae *apiError, h http.Header, k call) *crm.Error {
 	msg := ae.Message
 	if msg == "" {
 		msg = http.StatusText(status)
@@ -341,9 +400,13 @@ func (c *Client) classify(status int, ae *apiError, h http.Header, k call) *crm.
 		e.Action, e.Code = crm.RateLimited, ae.PolicyName
 		switch ae.PolicyName {
 		case "DAILY":
-			n := c.now().In(c.loc)
+			loc := c.loc
+			if !k.account {
+				loc = c.accountZone(ctx)
+			}
+			n := c.now().In(loc)
 			e.Daily, e.Limit = true, "requests"
-			e.Until = time.Date(n.Year(), n.Month(), n.Day()+1, 0, 0, 0, 0, c.loc)
+			e.Until = time.Date(n.Year(), n.Month(), n.Day()+1, 0, 0, 0, 0, loc)
 			e.RetryAfter = e.Until.Sub(c.now())
 		case "SECONDLY":
 			e.Limit, e.RetryAfter = "search", max(time.Second, retryAfter)

@@ -2,7 +2,9 @@ package hubspottest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,8 +46,7 @@ func (s *Server) table(objectType string) map[string]*record {
 }
 
 // search implements POST /crm/v3/objects/{type}/search: filter groups ORed, filters ANDed, the documented
-// limits enforced (5 groups, 6 filters per group, 18 in all; the query and the filter JSON each under 3000
-// characters), records invisible until indexed, sorted by lastmodifieddate descending when asked, else by id.
+// limits enforced (5 groups, 6 filters per group, 18 in all; the whole request under 3000 characters), records invisible until indexed, sorted by lastmodifieddate descending when asked, else by id.
 func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 	var req searchRequest
 	if err := json.Unmarshal(body, &req); err != nil {
@@ -60,7 +61,6 @@ func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 			return
 		}
 	}
-	groupsJSON, _ := json.Marshal(req.FilterGroups)
 	switch {
 	case len(req.FilterGroups) > maxGroups:
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Too many filter groups: "+strconv.Itoa(len(req.FilterGroups))+" > "+strconv.Itoa(maxGroups)))
@@ -68,7 +68,7 @@ func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 	case total > maxFilters:
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Too many filters: "+strconv.Itoa(total)+" > "+strconv.Itoa(maxFilters)))
 		return
-	case len(req.Query) >= maxQueryChars || len(groupsJSON) >= maxQueryChars:
+	case len(req.Query) >= maxQueryChars || len(body) >= maxQueryChars: // the limit, applied to the whole request
 		writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Query is too long: 3000 characters at most"))
 		return
 	case req.Limit > maxSearchResults:
@@ -221,6 +221,7 @@ func (s *Server) batchRead(w http.ResponseWriter, body []byte, objectType string
 			missing = append(missing, in.ID)
 		}
 	}
+	s.rng.Shuffle(len(res), func(i, j int) { res[i], res[j] = res[j], res[i] })
 	out := map[string]any{"status": "COMPLETE", "results": res, "startedAt": s.stamp(s.now()), "completedAt": s.stamp(s.now())}
 	if len(missing) == 0 {
 		writeJSON(w, http.StatusOK, out)
@@ -261,6 +262,13 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 			return fail(400, "VALIDATION_ERROR", "Property values were not valid: "+k)
 		}
 	}
+	if prop := s.missingRequired("communications", in.Properties); prop != "" {
+		e := requiredErr(prop)
+		if in.TraceID != "" {
+			e.Context = map[string][]string{"objectWriteTraceId": {in.TraceID}}
+		}
+		return 400, &e
+	}
 	if in.Properties["hs_timestamp"] == "" {
 		return fail(400, "VALIDATION_ERROR", "Property values were not valid: hs_timestamp is required")
 	}
@@ -277,28 +285,100 @@ func (s *Server) validate(in createInput, pending map[string]bool) (int, *hsErro
 		v := strings.ToLower(in.Properties[u])
 		for _, c := range s.comms {
 			if strings.ToLower(c.Properties[u]) == v {
-				return fail(409, "CONFLICT", "A communication with "+u+" already exists. Existing ID: "+c.ID)
+				return s.uniqueConflict(in, u, c.ID)
 			}
 		}
 		if pending[v] {
-			return fail(409, "CONFLICT", "Duplicate "+u+" in batch")
+			return s.uniqueConflict(in, u, "")
 		}
 		pending[v] = true
 	}
 	for _, a := range in.Associations {
 		for _, t := range a.Types {
 			switch t.TypeID {
-			case 81:
-				if _, ok := s.contacts[a.To.ID]; !ok {
-					return fail(404, "OBJECT_NOT_FOUND", "One or more associated objects do not exist: contact "+a.To.ID+" does not exist")
-				}
-			case 87:
+			case 81, 87:
 			default:
 				return fail(400, "VALIDATION_ERROR", "invalid association type "+strconv.Itoa(t.TypeID))
 			}
 		}
 	}
 	return 0, nil
+}
+
+// uniqueConflict is HubSpot's answer to a write giving a unique-valued property a value another record holds
+// (shared/reference/hubspot.md: UNIQUE_VALUE_CONFLICT, "Cannot set PropertyValueCoordinates{...} on X. Y
+// already has that value."), not the contacts' "Existing ID: N" conflict. Where HubSpot puts the code
+// (here errors[].code) is not confirmed. holder is "" for a clash inside one batch.
+func (s *Server) uniqueConflict(in createInput, prop, holder string) (int, *hsError) {
+	msg := fmt.Sprintf("Cannot set PropertyValueCoordinates{portalId=4242, objectTypeId=0-18, propertyName=%s, value=%s} on 0. ",
+		prop, in.Properties[prop])
+	if holder != "" {
+		msg += holder + " already has that value."
+	} else {
+		msg += "Another input of this batch has that value."
+	}
+	e := newErr("VALIDATION_ERROR", msg)
+	e.Errors = []map[string]any{{"message": msg, "code": "UNIQUE_VALUE_CONFLICT", "context": map[string][]string{"propertyName": {prop}}}}
+	if in.TraceID != "" {
+		e.Context = map[string][]string{"objectWriteTraceId": {in.TraceID}}
+	}
+	return http.StatusBadRequest, &e
+}
+
+// missingRequired returns the first property the admin requires on objectType that props lacks, from API
+// version 2026-09 on (older versions do not enforce these rules); s.mu held.
+func (s *Server) missingRequired(objectType string, props map[string]string) string {
+	if s.opts.APIVersion != Version202609 {
+		return ""
+	}
+	for _, p := range s.required[objectType] {
+		if props[p] == "" {
+			return p
+		}
+	}
+	return ""
+}
+
+// requiredErr is the 400 of a write missing a property the account requires. HubSpot's changelog ("Breaking
+// Change: CRM API Write Validation Enforcement Starting with the 2026-09 API Version") shows only
+// {"category":"VALIDATION_ERROR","message":"...",...}; the detail here copies the shape of HubSpot's forms API
+// for a missing required field (errorType REQUIRED_FIELD, "Required field 'x' is missing", as reported in
+// verbb/formie#2618), which the CRM API may or may not share: not confirmed.
+func requiredErr(prop string) hsError {
+	e := newErr("VALIDATION_ERROR", "The request is not valid")
+	e.Errors = []map[string]any{{"message": fmt.Sprintf("Error in 'properties.%s'. Required field '%s' is missing", prop, prop),
+		"errorType": "REQUIRED_FIELD"}}
+	return e
+}
+
+// invalidTargets lists the association targets of inputs that do not exist, in HubSpot's
+// context.INVALID_OBJECT_IDS form ("CONTACT=424242 is not valid"); s.mu held. Companies are not stored by
+// the fake: only contacts can be missing.
+func (s *Server) invalidTargets(inputs []createInput) []string {
+	var out []string
+	for _, in := range inputs {
+		for _, a := range in.Associations {
+			for _, t := range a.Types {
+				if t.TypeID != 81 {
+					continue
+				}
+				if _, ok := s.contacts[a.To.ID]; !ok {
+					if v := "CONTACT=" + a.To.ID + " is not valid"; !slices.Contains(out, v) {
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// invalidAssociations is HubSpot's answer to a create whose inline association names a deleted or merged
+// record: the whole request fails, a batch too, naming the targets (shared/reference/hubspot.md).
+func invalidAssociations(ids []string) hsError {
+	e := newErr("VALIDATION_ERROR", "One or more associations are invalid")
+	e.Context = map[string][]string{"INVALID_OBJECT_IDS": ids}
+	return e
 }
 
 func (s *Server) putComm(in createInput) map[string]any {
@@ -343,6 +423,10 @@ func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if ids := s.invalidTargets(req.Inputs); len(ids) > 0 {
+		writeJSON(w, http.StatusBadRequest, invalidAssociations(ids))
+		return
+	}
 	type bad struct {
 		status int
 		err    *hsError
@@ -373,6 +457,8 @@ func (s *Server) batchCreate(w http.ResponseWriter, body []byte) {
 		}
 		res = append(res, s.putComm(in))
 	}
+	// HubSpot returns batch results in any order ("in a random order", hubspot-api-nodejs#190).
+	s.rng.Shuffle(len(res), func(i, j int) { res[i], res[j] = res[j], res[i] })
 	out := map[string]any{"status": "COMPLETE", "results": res, "startedAt": s.stamp(s.now()), "completedAt": s.stamp(s.now())}
 	if nbad == 0 {
 		writeJSON(w, http.StatusCreated, out)
@@ -393,6 +479,10 @@ func (s *Server) createOne(w http.ResponseWriter, body []byte) {
 	in.TraceID = ""
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if ids := s.invalidTargets([]createInput{in}); len(ids) > 0 {
+		writeJSON(w, http.StatusBadRequest, invalidAssociations(ids))
+		return
+	}
 	if st, e := s.validate(in, map[string]bool{}); e != nil {
 		writeJSON(w, st, e)
 		return
@@ -400,15 +490,18 @@ func (s *Server) createOne(w http.ResponseWriter, body []byte) {
 	writeJSON(w, http.StatusCreated, s.putComm(in))
 }
 
-// associate implements PUT /crm/v4/objects/communications/{id}/associations/default/{toObjectType}/{toId}.
+// associate implements PUT .../objects/communications/{id}/associations/default/{toObjectType}/{toId}.
 func (s *Server) associate(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	// crm v4 objects communications {id} associations default {to} {toId}
-	if len(parts) != 8 || parts[5] != "default" {
+	i := 0
+	for i < len(parts) && parts[i] != "associations" {
+		i++
+	}
+	if i < 2 || i+3 != len(parts)-1 || parts[i+1] != "default" {
 		writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "Resource not found"))
 		return
 	}
-	id, to, toID := parts[3], parts[6], parts[7]
+	id, to, toID := parts[i-1], parts[i+2], parts[i+3]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.comms[id]

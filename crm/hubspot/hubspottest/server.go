@@ -2,14 +2,22 @@
 // and their associations, OAuth refresh, rate limits with HubSpot's headers and 429 bodies, a lagging search
 // index, and fault injection. It runs on loopback (httptest) and is safe for concurrent use.
 //
-// It follows HubSpot's documented shapes, statuses and error bodies (see /work/shared/reference/hubspot.md);
-// it is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on are implemented.
+// It follows HubSpot's documented shapes, statuses and error bodies (see shared/reference/hubspot.md): it
+// serves only the paths of one API version (Options.APIVersion, default the date-versioned 2026-09), checks
+// every request body against HubSpot's own OpenAPI schemas (testdata/, see schema.go) and answers HubSpot's
+// 400 when one breaks them, returns batch results in shuffled order, fails a whole batch naming deleted
+// association targets (INVALID_OBJECT_IDS), and enforces the admin's required properties (2026-09) and the
+// scopes the specs name. It is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on
+// are implemented.
+// It imports no onoffsync package: it must behave like HubSpot, not like our adapter.
 package hubspottest
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -19,27 +27,45 @@ import (
 	"time"
 )
 
-// Endpoint keys, for Calls, Fail, Drop and SetLatency: "METHOD path" with HubSpot's path templates.
+// Endpoint keys, for Calls, Fail, Drop and SetLatency: "METHOD path" with the API version left out, so a key
+// names the same endpoint whichever version the server serves (POST /crm/objects/2026-09/contacts/search and
+// POST /crm/v3/objects/contacts/search are both ContactsSearch).
 const (
-	OAuthToken          = "POST /oauth/v1/token"
-	Owners              = "GET /crm/v3/owners"
-	ContactsList        = "GET /crm/v3/objects/contacts"
-	ContactsCreate      = "POST /crm/v3/objects/contacts"
-	ContactsSearch      = "POST /crm/v3/objects/contacts/search"
-	ContactsBatchRead   = "POST /crm/v3/objects/contacts/batch/read"
-	CommsCreate         = "POST /crm/v3/objects/communications"
-	CommsBatchCreate    = "POST /crm/v3/objects/communications/batch/create"
-	CommsSearch         = "POST /crm/v3/objects/communications/search"
-	CommsBatchRead      = "POST /crm/v3/objects/communications/batch/read"
-	AssociationsDefault = "PUT /crm/v4/objects/communications/{id}/associations/default/{toObjectType}/{toId}"
+	OAuthToken          = "POST oauth/token"
+	OAuthIntrospect     = "POST oauth/token/introspect"
+	AccountDetails      = "GET account-info/details"
+	Owners              = "GET owners"
+	Properties          = "GET properties/{objectType}/{propertyName}"
+	ContactsList        = "GET objects/contacts"
+	ContactsCreate      = "POST objects/contacts"
+	ContactsSearch      = "POST objects/contacts/search"
+	ContactsBatchRead   = "POST objects/contacts/batch/read"
+	CommsList           = "GET objects/communications"
+	CommsCreate         = "POST objects/communications"
+	CommsBatchCreate    = "POST objects/communications/batch/create"
+	CommsSearch         = "POST objects/communications/search"
+	CommsBatchRead      = "POST objects/communications/batch/read"
+	AssociationsDefault = "PUT objects/communications/{id}/associations/default/{toObjectType}/{toId}"
+)
+
+// API versions the fake can serve (Options.APIVersion).
+const (
+	Version202609 = "2026-09"
+	Version202603 = "2026-03"
+	VersionV3     = "v3"
 )
 
 // Options configures a Server. Zero values mean HubSpot's documented defaults (Free/Starter private app).
 type Options struct {
-	Now func() time.Time // clock for windows, lags and expiries; nil: time.Now
+	// APIVersion is the only API version served: "2026-09" (default) or "2026-03" serve the date-versioned
+	// paths (/crm/objects/2026-09/..., /crm/owners/2026-09, /oauth/2026-09/token, ...); "v3" serves the legacy
+	// /crm/v3 and /crm/v4 paths, with OAuth (token, introspection) at /oauth/2026-03/token. Any other
+	// path answers 404, so a client that strays from its version fails a test.
+	APIVersion string
+	Now        func() time.Time // clock for windows, lags and expiries; nil: time.Now
 	// Tokens are the valid bearer tokens (private app tokens); nil: {"pat-test"}.
 	Tokens []string
-	// OAuth client accepted by POST /oauth/v1/token; empty ClientID disables the endpoint (400).
+	// OAuth client accepted by the token endpoint; empty ClientID disables it (400).
 	ClientID, ClientSecret, RefreshToken string
 	TokenTTL                             time.Duration // lifetime of issued access tokens; 0: 1800s
 	// Requests per 10-second rolling window; 0: 100; negative: unlimited.
@@ -51,6 +77,9 @@ type Options struct {
 	Location *time.Location // account time zone; nil: UTC
 	// SearchLag is how long after a write a record stays invisible to search; Settle ends it early.
 	SearchLag time.Duration
+	// Scopes are the scopes granted to every token (private app or OAuth); nil grants all. A call needing a
+	// scope not granted answers 403 MISSING_SCOPES, as HubSpot does.
+	Scopes []string
 	// WholeBatchReject makes a batch create with any bad input fail as a whole with one 400 and no
 	// per-input detail (a behaviour integrators report), instead of a 207.
 	WholeBatchReject bool
@@ -97,7 +126,12 @@ type Server struct {
 	opts Options
 	now  func() time.Time
 
+	specs *specs // request body schemas, read-only
+
 	mu        sync.Mutex
+	rng       *rand.Rand                      // batch result order; fixed seed, so a failure replays
+	props     map[string]map[string]*Property // object type -> name -> definition
+	required  map[string][]string             // object type -> properties the admin requires on create
 	nextID    int
 	tokens    map[string]time.Time // token -> expiry (zero: never)
 	contacts  map[string]*record
@@ -118,11 +152,14 @@ type Server struct {
 
 // New starts a fake HubSpot on loopback.
 func New(opts Options) *Server {
-	s := &Server{opts: opts, now: opts.Now, nextID: 1000,
+	s := &Server{opts: opts, now: opts.Now, nextID: 1000, specs: loadSpecs(), props: defaultProperties(), rng: rand.New(rand.NewPCG(1, 2)),
 		tokens: map[string]time.Time{}, contacts: map[string]*record{}, comms: map[string]*record{},
 		bad: map[string]bool{}, calls: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.opts.APIVersion == "" {
+		s.opts.APIVersion = Version202609
 	}
 	if s.opts.Location == nil {
 		s.opts.Location = time.UTC
@@ -223,6 +260,7 @@ func (s *Server) DeclareUnique(property string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.unique = property
+	s.props["communications"][property] = &Property{Name: property, Type: "string", HasUniqueValue: true}
 }
 
 // MarkBadProperty makes every communications input setting property fail validation.
@@ -262,6 +300,20 @@ func (s *Server) Calls(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[endpoint]
+}
+
+// Unserved lists the requests received on paths outside the served API version ("METHOD path"), in no order.
+func (s *Server) Unserved() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.calls {
+		if rest, ok := strings.CutPrefix(k, "unserved "); ok {
+			out = append(out, rest)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // TotalCalls counts every request received.
@@ -409,17 +461,52 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// endpointKey maps a request to its endpoint key.
-func endpointKey(r *http.Request) string {
+// endpointKey maps a request to its endpoint key, or "" when the path is not one of the served version's.
+func (s *Server) endpointKey(r *http.Request) string {
 	p := strings.TrimSuffix(r.URL.Path, "/")
-	if strings.HasPrefix(p, "/crm/v4/objects/communications/") && r.Method == http.MethodPut {
-		return AssociationsDefault
+	v := s.opts.APIVersion
+	var prefixes [][2]string // path prefix, key prefix
+	if v == VersionV3 {
+		prefixes = [][2]string{{"/crm/v3/objects/", "objects/"}, {"/crm/v4/objects/", "objects/"}, {"/crm/v3/owners", "owners"},
+			{"/crm/v3/properties/", "properties/"}, {"/account-info/v3/details", "account-info/details"},
+			{"/oauth/" + Version202603 + "/token", "oauth/token"}}
+	} else {
+		prefixes = [][2]string{{"/crm/objects/" + v + "/", "objects/"}, {"/crm/owners/" + v, "owners"},
+			{"/crm/properties/" + v + "/", "properties/"}, {"/account-info/" + v + "/details", "account-info/details"},
+			{"/oauth/" + v + "/token", "oauth/token"}}
 	}
-	return r.Method + " " + p
+	for _, pre := range prefixes {
+		rest, ok := strings.CutPrefix(p, pre[0])
+		if !ok {
+			continue
+		}
+		k := pre[1] + rest
+		if strings.HasPrefix(pre[0], "/crm/v4/") && !strings.Contains(k, "/associations/") {
+			return "" // v4 serves associations only
+		}
+		switch {
+		case strings.HasPrefix(k, "objects/communications/") && strings.Contains(k, "/associations/default/") && r.Method == http.MethodPut:
+			if strings.HasPrefix(pre[0], "/crm/v3/") {
+				return "" // per-record associations are v4 in the legacy API
+			}
+			return AssociationsDefault
+		case strings.HasPrefix(k, "properties/") && strings.Count(k, "/") == 2:
+			return r.Method + " properties/{objectType}/{propertyName}"
+		}
+		return r.Method + " " + k
+	}
+	return ""
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	key := endpointKey(r)
+	key := s.endpointKey(r)
+	if key == "" {
+		s.mu.Lock()
+		s.calls["unserved "+r.Method+" "+r.URL.Path]++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "Resource not found: "+r.URL.Path+" is not served in API version "+s.opts.APIVersion))
+		return
+	}
 	s.mu.Lock()
 	s.calls[key]++
 	var f *fault
@@ -488,15 +575,34 @@ func statusCategory(status int) string {
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, key string) {
-	if key == OAuthToken {
-		s.token(w, r)
-		return
-	}
-	if !s.authorize(w, r) || !s.limit(w, key) {
-		return
-	}
 	body, _ := readAll(r)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if key == OAuthToken || key == OAuthIntrospect {
+		if e := s.specs.check(key, r.Header.Get("Content-Type"), body); e != nil {
+			writeJSON(w, http.StatusBadRequest, e)
+			return
+		}
+		if key == OAuthToken {
+			s.token(w, r)
+		} else {
+			s.introspect(w, r)
+		}
+		return
+	}
+	if !s.authorize(w, r) || !s.limit(w, key) || !s.scoped(w, r, key) {
+		return
+	}
+	if e := s.specs.check(key, r.Header.Get("Content-Type"), body); e != nil {
+		writeJSON(w, http.StatusBadRequest, e)
+		return
+	}
 	switch key {
+	case AccountDetails:
+		s.accountDetails(w)
+	case Properties:
+		s.property(w, r)
+	case CommsList:
+		s.listComms(w, r)
 	case Owners:
 		s.listOwners(w, r)
 	case ContactsList:
@@ -612,23 +718,31 @@ func (s *Server) headers(w http.ResponseWriter) {
 	}
 }
 
+// oauthError is HubSpot's token endpoint error: RFC 6749 error and error_description, plus HubSpot's own
+// status and message.
+func oauthError(code, status, msg string) map[string]string {
+	return map[string]string{"error": code, "error_description": msg, "status": status, "message": msg,
+		"correlationId": "c0ffee00-0000-4000-8000-000000000000"}
+}
+
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		writeJSON(w, http.StatusBadRequest, oauthError("invalid_request", "BAD_REQUEST", "the token request must be a form (application/x-www-form-urlencoded)"))
+		return
+	}
 	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "refresh_token" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "BAD_GRANT_TYPE", "message": "grant_type must be refresh_token",
-			"correlationId": "c0ffee00-0000-4000-8000-000000000000"})
+		writeJSON(w, http.StatusBadRequest, oauthError("unsupported_grant_type", "BAD_GRANT_TYPE", "grant_type must be refresh_token"))
 		return
 	}
 	f := r.PostForm
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opts.ClientID == "" || f.Get("client_id") != s.opts.ClientID || f.Get("client_secret") != s.opts.ClientSecret {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "BAD_CLIENT_ID", "message": "missing or invalid client_id/client_secret",
-			"correlationId": "c0ffee00-0000-4000-8000-000000000000"})
+		writeJSON(w, http.StatusBadRequest, oauthError("invalid_client", "BAD_CLIENT_ID", "missing or invalid client_id/client_secret"))
 		return
 	}
 	if f.Get("refresh_token") != s.opts.RefreshToken {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token",
-			"correlationId": "c0ffee00-0000-4000-8000-000000000000"})
+		writeJSON(w, http.StatusBadRequest, oauthError("invalid_grant", "BAD_REFRESH_TOKEN", "missing or unknown refresh token"))
 		return
 	}
 	s.issued++
@@ -718,6 +832,10 @@ func (s *Server) createContact(w http.ResponseWriter, body []byte) {
 			writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Property values were not valid: "+k+" is a calculated property"))
 			return
 		}
+	}
+	if prop := s.missingRequired("contacts", in.Properties); prop != "" {
+		writeJSON(w, http.StatusBadRequest, requiredErr(prop))
+		return
 	}
 	r := s.putContact(in.Properties)
 	writeJSON(w, http.StatusCreated, s.public(r.Object, keys(in.Properties)))

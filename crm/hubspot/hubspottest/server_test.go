@@ -38,13 +38,13 @@ func TestShapesAndLimits(t *testing.T) {
 		status                  int
 		category                string
 	}{
-		{"no token", "nope", "/crm/v3/objects/contacts/search", `{}`, 401, "INVALID_AUTHENTICATION"},
-		{"5 groups", "pat-test", "/crm/v3/objects/contacts/search", `{"filterGroups":[` + groups(5) + `]}`, 200, ""},
-		{"6 groups", "pat-test", "/crm/v3/objects/contacts/search", `{"filterGroups":[` + groups(6) + `]}`, 400, "VALIDATION_ERROR"},
-		{"limit 201", "pat-test", "/crm/v3/objects/contacts/search", `{"limit":201}`, 400, "VALIDATION_ERROR"},
-		{"long query", "pat-test", "/crm/v3/objects/contacts/search", `{"query":"` + strings.Repeat("a", 3000) + `"}`, 400, "VALIDATION_ERROR"},
-		{"101 inputs", "pat-test", "/crm/v3/objects/communications/batch/create", `{"inputs":[` + strings.Join(inputs, ",") + `]}`, 400, "VALIDATION_ERROR"},
-		{"1 input", "pat-test", "/crm/v3/objects/communications/batch/create", `{"inputs":[` + inputs[0] + `]}`, 201, ""},
+		{"no token", "nope", "/crm/objects/2026-09/contacts/search", `{}`, 401, "INVALID_AUTHENTICATION"},
+		{"5 groups", "pat-test", "/crm/objects/2026-09/contacts/search", `{"limit":10,"properties":[],"filterGroups":[` + groups(5) + `]}`, 200, ""},
+		{"6 groups", "pat-test", "/crm/objects/2026-09/contacts/search", `{"limit":10,"properties":[],"filterGroups":[` + groups(6) + `]}`, 400, "VALIDATION_ERROR"},
+		{"limit 201", "pat-test", "/crm/objects/2026-09/contacts/search", `{"limit":201,"properties":[],"filterGroups":[]}`, 400, "VALIDATION_ERROR"},
+		{"long query", "pat-test", "/crm/objects/2026-09/contacts/search", `{"limit":10,"properties":[],"filterGroups":[],"query":"` + strings.Repeat("a", 3000) + `"}`, 400, "VALIDATION_ERROR"},
+		{"101 inputs", "pat-test", "/crm/objects/2026-09/communications/batch/create", `{"inputs":[` + strings.Join(inputs, ",") + `]}`, 400, "VALIDATION_ERROR"},
+		{"1 input", "pat-test", "/crm/objects/2026-09/communications/batch/create", `{"inputs":[` + inputs[0] + `]}`, 201, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st, body, _ := post(t, s, tc.token, tc.path, tc.body)
@@ -59,17 +59,17 @@ func TestRateLimitHeadersAndPolicies(t *testing.T) {
 	s := New(Options{MaxPer10s: 2, SearchPerSecond: 1})
 	defer s.Close()
 	for i, want := range []string{"1", "0"} {
-		st, _, h := post(t, s, "pat-test", "/crm/v3/objects/contacts/batch/read", `{"inputs":[]}`)
+		st, _, h := post(t, s, "pat-test", "/crm/objects/2026-09/contacts/batch/read", `{"inputs":[],"properties":[],"propertiesWithHistory":[]}`)
 		if st != 200 || h.Get("X-HubSpot-RateLimit-Remaining") != want || h.Get("X-HubSpot-RateLimit-Interval-Milliseconds") != "10000" {
 			t.Errorf("call %d: %d remaining %q, want 200 %s", i, st, h.Get("X-HubSpot-RateLimit-Remaining"), want)
 		}
 	}
 	for _, tc := range []struct{ path, policy string }{
-		{"/crm/v3/objects/contacts/batch/read", "TEN_SECONDLY_ROLLING"},
-		{"/crm/v3/objects/contacts/search", ""}, // first search passes: search has its own limit
-		{"/crm/v3/objects/contacts/search", "SECONDLY"},
+		{"/crm/objects/2026-09/contacts/batch/read", "TEN_SECONDLY_ROLLING"},
+		{"/crm/objects/2026-09/contacts/search", ""}, // first search passes: search has its own limit
+		{"/crm/objects/2026-09/contacts/search", "SECONDLY"},
 	} {
-		st, body, _ := post(t, s, "pat-test", tc.path, `{}`)
+		st, body, _ := post(t, s, "pat-test", tc.path, `{"inputs":[],"properties":[],"propertiesWithHistory":[],"filterGroups":[],"limit":1}`)
 		if tc.policy == "" {
 			if st != 200 {
 				t.Errorf("%s: %d, want 200", tc.path, st)
@@ -82,5 +82,49 @@ func TestRateLimitHeadersAndPolicies(t *testing.T) {
 	}
 	if n := s.Calls(ContactsSearch); n != 2 {
 		t.Errorf("Calls(search) = %d, want 2", n)
+	}
+}
+
+// TestRequestBodiesFollowTheSpec: every body is checked against HubSpot's 2026-09 OpenAPI schemas (with the
+// known quirks corrected) and a bad one answers HubSpot's 400 shape, naming the problem.
+func TestRequestBodiesFollowTheSpec(t *testing.T) {
+	s := New(Options{SearchPerSecond: -1})
+	defer s.Close()
+	search := "/crm/objects/2026-09/contacts/search"
+	create := "/crm/objects/2026-09/communications/batch/create"
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		problem          string // in the first error's message
+	}{
+		{"search, sorts as objects, no after", search, `{"filterGroups":[],"properties":["email"],"limit":1,"sorts":[{"propertyName":"lastmodifieddate","direction":"DESCENDING"}]}`, 200, ""},
+		{"search without limit", search, `{"filterGroups":[],"properties":[]}`, 400, "Required property 'limit'"},
+		{"search, sort as a string", search, `{"filterGroups":[],"properties":[],"limit":1,"sorts":["lastmodifieddate"]}`, 400, "body.sorts[0]: want an object"},
+		{"search, unknown operator", search, `{"filterGroups":[{"filters":[{"propertyName":"phone","operator":"LIKE","value":"1"}]}],"properties":[],"limit":1}`, 400, "LIKE is not one of"},
+		{"search, group without filters", search, `{"filterGroups":[{}],"properties":[],"limit":1}`, 400, "Required property 'filters'"},
+		{"search, values not a list", search, `{"filterGroups":[{"filters":[{"propertyName":"phone","operator":"IN","values":"1"}]}],"properties":[],"limit":1}`, 400, "want an array"},
+		{"contact create without associations", "/crm/objects/2026-09/contacts", `{"properties":{"email":"a@b.c"}}`, 201, ""},
+		{"contact property not a string", "/crm/objects/2026-09/contacts", `{"properties":{"email":"x@y.z","age":3}}`, 400, "body.properties.age: want a string"},
+		{"batch input without associations", create, `{"inputs":[{"properties":{"hs_timestamp":"2026-01-01T00:00:00Z"}}]}`, 400, "Required property 'associations'"},
+		{"association type id as a string", create, `{"inputs":[{"properties":{"hs_timestamp":"2026-01-01T00:00:00Z"},"associations":[{"to":{"id":"1"},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":"81"}]}]}]}`, 400, "want an integer"},
+		{"unknown association category", create, `{"inputs":[{"properties":{"hs_timestamp":"2026-01-01T00:00:00Z"},"associations":[{"to":{"id":"1"},"types":[{"associationCategory":"DEFINED","associationTypeId":81}]}]}]}`, 400, "DEFINED is not one of"},
+		{"batch read without propertiesWithHistory", "/crm/objects/2026-09/contacts/batch/read", `{"inputs":[],"properties":[]}`, 400, "propertiesWithHistory"},
+		{"not JSON", search, `{"filterGroups":`, 400, "Invalid input JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body, _ := post(t, s, "pat-test", tc.path, tc.body)
+			if st != tc.status {
+				t.Fatalf("got %d %v, want %d", st, body, tc.status)
+			}
+			if tc.problem == "" {
+				return
+			}
+			if body["status"] != "error" || body["category"] != "VALIDATION_ERROR" || body["correlationId"] == "" {
+				t.Errorf("got %v, want HubSpot's error shape", body)
+			}
+			if msg, _ := body["message"].(string); !strings.Contains(msg, tc.problem) {
+				t.Errorf("message %q, want it to mention %q", msg, tc.problem)
+			}
+		})
 	}
 }
