@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -66,6 +67,16 @@ func (h *Handler) session(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return sessionID(c.Value), true
+}
+
+// addressHost says whether a Host header names an IP address or localhost, not a DNS name.
+func addressHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	return strings.EqualFold(host, "localhost") || net.ParseIP(host) != nil
 }
 
 // isHTTPS says whether the browser reached the page over HTTPS: directly, or through a proxy that says so.

@@ -145,6 +145,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("Referrer-Policy", "same-origin")
+	if h.opt.Token == "" && !addressHost(r.Host) {
+		// An open page reached under a name may be a DNS rebinding: a site whose name now points at 127.0.0.1
+		// would be same-origin with it, and could read it and act on it.
+		h.fail(w, r, http.StatusForbidden, "Refused: without admin.token the page answers only at an IP address or localhost.")
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

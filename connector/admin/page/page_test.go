@@ -69,7 +69,7 @@ func newFixture(tb testing.TB, token string) *fixture {
 	return f
 }
 
-const host = "admin.test:9090"
+const host = "127.0.0.1:9090"
 
 // do sends one request to the page as a browser on host would, with cookies and extra headers.
 func (f *fixture) do(tb testing.TB, method, target string, form url.Values, hdr map[string]string, cookies ...*http.Cookie) *httptest.ResponseRecorder {
@@ -275,7 +275,7 @@ func TestOriginCheck(t *testing.T) {
 		{"same origin", nil, http.StatusSeeOther},
 		{"same origin, fetch metadata", map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusSeeOther},
 		{"behind a proxy", map[string]string{"Origin": "https://admin.example.com", "X-Forwarded-Host": "admin.example.com"}, http.StatusSeeOther},
-		{"other port", map[string]string{"Origin": "http://admin.test:8080"}, http.StatusForbidden},
+		{"other port", map[string]string{"Origin": "http://127.0.0.1:8080"}, http.StatusForbidden},
 		{"other than the proxy's", map[string]string{"Origin": "https://evil.example", "X-Forwarded-Host": "admin.example.com"}, http.StatusForbidden},
 		{"other host", map[string]string{"Origin": "http://evil.example"}, http.StatusForbidden},
 		{"null origin", map[string]string{"Origin": "null"}, http.StatusForbidden},
@@ -522,6 +522,27 @@ func TestPaths(t *testing.T) {
 		req := httptest.NewRequest(method, "http://"+host+path, nil)
 		if _, pattern := f.h.mux.Handler(req); pattern != p {
 			t.Errorf("%s %s: routed to %q, want %q", method, path, pattern, p)
+		}
+	}
+}
+
+func TestOpenPageRefusesNames(t *testing.T) {
+	for _, tt := range []struct {
+		token, host string
+		want        int
+	}{
+		{"", "127.0.0.1:9090", http.StatusOK},
+		{"", "[::1]:9090", http.StatusOK},
+		{"", "localhost:9090", http.StatusOK},
+		{"", "rebind.evil.example:9090", http.StatusForbidden},
+		{testToken, "admin.example.com", http.StatusSeeOther}, // to sign in
+	} {
+		f := newFixture(t, tt.token)
+		req := httptest.NewRequest(http.MethodGet, "http://"+tt.host+"/", nil)
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, req)
+		if w.Code != tt.want {
+			t.Errorf("token %q, Host %s: got HTTP %d, want %d", tt.token, tt.host, w.Code, tt.want)
 		}
 	}
 }

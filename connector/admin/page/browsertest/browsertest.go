@@ -5,6 +5,7 @@ package browsertest
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -103,14 +104,17 @@ func (t *Tab) Load(trigger chromedp.Action[chromedp.Void]) int {
 	return int(resp.Status)
 }
 
-// Text is the visible text of the first element matching the CSS selector, trimmed.
+// Text is the visible text of the first element matching the CSS selector, trimmed; it waits (up to 10
+// seconds) for such an element. It reads the text in the page, in one step, so a part of the page that
+// script replaces (the overview refreshing itself) cannot vanish between finding the element and reading it.
 func (t *Tab) Text(css string) string {
 	t.tb.Helper()
-	s, err := chromedp.Run(t.Ctx, chromedp.Text(chromedp.CSS(css)))
+	sel, err := json.Marshal(css)
 	if err != nil {
-		t.tb.Fatalf("text of %s: %v", css, err)
+		t.tb.Fatal(err)
 	}
-	return strings.TrimSpace(s)
+	t.WaitTrue("an element "+css, "document.querySelector("+string(sel)+") !== null", 10*time.Second)
+	return strings.TrimSpace(t.Eval(`(e => e ? e.innerText : "")(document.querySelector(` + string(sel) + `))`))
 }
 
 // Eval evaluates a JavaScript expression whose value is a string.
