@@ -45,10 +45,13 @@ type ServerConfig struct {
 	ReadTimeout          time.Duration `yaml:"read_timeout"`
 }
 
-// AdminConfig is the admin listener (health, metrics, admin API).
+// AdminConfig is the admin listener (health, metrics, admin API, admin page).
 type AdminConfig struct {
 	Listen string `yaml:"listen"`
 	Token  string `yaml:"token"`
+	// TLSCert and TLSKey (PEM files, both or neither) serve the admin listener over HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // StoreConfig is the bbolt data file.
@@ -220,6 +223,7 @@ func (c *Config) applyDefaults(dir string) {
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = "127.0.0.1:9090"
 	}
+	c.Admin.TLSCert, c.Admin.TLSKey = resolve(dir, c.Admin.TLSCert), resolve(dir, c.Admin.TLSKey)
 	if c.Store.Path == "" {
 		c.Store.Path = "./data/onoffsync.db"
 	}

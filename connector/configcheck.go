@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"reflect"
@@ -124,6 +125,13 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 	}
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		add(line("server", "listen"), "server.listen", "%v", err)
+	}
+	if (c.Admin.TLSCert == "") != (c.Admin.TLSKey == "") {
+		add(line("admin", "tls_cert"), "admin.tls_cert", "tls_cert and tls_key go together")
+	} else if c.Admin.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.Admin.TLSCert, c.Admin.TLSKey); err != nil {
+			add(line("admin", "tls_cert"), "admin.tls_cert", "cannot load the certificate and key: %v", err)
+		}
 	}
 	host, _, err := net.SplitHostPort(c.Admin.Listen)
 	if err != nil {

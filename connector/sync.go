@@ -142,6 +142,7 @@ type LoopStatus struct {
 	PausedUntil time.Time          `json:"paused_until,omitzero"`
 	LastError   string             `json:"last_error,omitempty"`
 	Rates       map[string]float64 `json:"rates_per_second,omitempty"`
+	Limits      map[string]float64 `json:"limits_per_second,omitempty"` // the configured rates Rates recover to
 	Mapping     string             `json:"mapping"`
 }
 
@@ -154,7 +155,7 @@ func (s *Syncer) Status(dest string) (LoopStatus, bool) {
 	l.mu.Lock()
 	st := LoopStatus{Paused: l.paused, PauseReason: l.pauseReason, PausedUntil: l.pausedUntil, LastError: l.lastError}
 	l.mu.Unlock()
-	st.Rates = l.throttle.rates()
+	st.Rates, st.Limits = l.throttle.rates(), l.throttle.limits()
 	st.Mapping = l.mapping.Load().Source()
 	return st, true
 }

@@ -114,3 +114,14 @@ func (t *throttle) rates() map[string]float64 {
 	}
 	return out
 }
+
+// limits reports the configured rate per kind (what rates recovers to), for status.
+func (t *throttle) limits() map[string]float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]float64{}
+	for name, k := range t.kinds {
+		out[name] = float64(k.base)
+	}
+	return out
+}

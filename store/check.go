@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // ErrCorrupt says the data file exists but is empty, truncated or not a readable bbolt file. Open refuses it
@@ -126,7 +127,7 @@ func checkPages(path string, timeout time.Duration) (err error) {
 		return nil // no file yet, or one bbolt will report on
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {

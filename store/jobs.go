@@ -242,6 +242,11 @@ func (s *Store) Complete(outs []Outcome) error {
 			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err
 			}
+			if j.State == Done && prev.State != Done {
+				if err := countDelivered(tx, o.Dest, now); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})

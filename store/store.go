@@ -5,6 +5,7 @@
 // a single committer goroutine runs each transaction as soon as the previous one ends, with every write that
 // queued up meanwhile (group commit), so durability costs one fsync per batch rather than per write.
 // The network is never called inside a transaction: callers read due work, call the CRM, then record the outcome.
+// It imports no other onoffsync package: it stores bytes and job states, and knows no CRM or mapping.
 package store
 
 import (
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Layout is the version of the data layout this code writes; Open refuses newer files and migrates older ones.
@@ -132,7 +134,7 @@ func Open(path string, opts Options) (s *Store, err error) {
 	}()
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, MaxSize: opts.MaxSize,
 		ReadOnly: opts.ReadOnly, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
 	}
 	if err != nil {

@@ -98,7 +98,10 @@ func (e *env) loadConfig(path string) (*connector.Config, error) {
 
 // admin returns the admin API of the running server, or of the data file when none answers.
 func (e *env) admin(cfg *connector.Config, write bool) (admin.API, func(), error) {
-	client := admin.NewClient(cfg.Admin.Listen, cfg.Admin.Token)
+	client, err := admin.NewClient(cfg.Admin)
+	if err != nil {
+		return nil, nil, err
+	}
 	if client.Reachable(e.ctx) {
 		return client, func() {}, nil
 	}

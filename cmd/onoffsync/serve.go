@@ -75,7 +75,7 @@ func serve(ctx context.Context, cfg *connector.Config, opts connector.Options, r
 	receiver := &http.Server{Handler: connector.NewReceiver(cfg, st, opts).Handler(), ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		ReadTimeout: cfg.Server.ReadTimeout, WriteTimeout: cfg.Server.ReadTimeout + 10*time.Second,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errorLog}
-	adminSrv := &http.Server{Handler: admin.New(cfg, st, syncer, time.Now).Handler(opts.Metrics),
+	adminSrv := &http.Server{Handler: admin.New(cfg, st, syncer, time.Now).Handler(opts.Metrics, log),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, ErrorLog: errorLog}
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
@@ -100,7 +100,13 @@ func serve(ctx context.Context, cfg *connector.Config, opts connector.Options, r
 	}()
 	go func() {
 		defer wg.Done()
-		if err := adminSrv.Serve(al); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if cfg.Admin.TLSCert != "" {
+			err = adminSrv.ServeTLS(al, cfg.Admin.TLSCert, cfg.Admin.TLSKey)
+		} else {
+			err = adminSrv.Serve(al)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin: %w", err)
 		}
 	}()

@@ -3,14 +3,19 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
+	"github.com/onoffsync/onoffsync/connector"
 	"github.com/onoffsync/onoffsync/store"
 )
 
@@ -19,15 +24,57 @@ type Client struct {
 	base  string
 	token string
 	http  *http.Client
+	check *http.Client // for Reachable: a short timeout
 }
 
-// NewClient talks to the admin listener at listen (host:port, as in admin.listen).
-func NewClient(listen, token string) *Client {
-	host, port, _ := net.SplitHostPort(listen)
+// NewClient talks to the admin listener of cfg (admin.listen, with admin.token). When the listener serves
+// HTTPS (admin.tls_cert), the client trusts exactly the certificate in admin.tls_cert, whatever name it is
+// issued for: the CLI reaches the listener by address, often loopback. It fails when that file cannot be read.
+func NewClient(cfg connector.AdminConfig) (*Client, error) {
+	host, port, _ := net.SplitHostPort(cfg.Listen)
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	return &Client{base: "http://" + net.JoinHostPort(host, port), token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	scheme, tr := "http", http.DefaultTransport
+	if cfg.TLSCert != "" {
+		pinned, err := pinnedTransport(cfg.TLSCert)
+		if err != nil {
+			return nil, err
+		}
+		scheme, tr = "https", pinned
+	}
+	return &Client{base: scheme + "://" + net.JoinHostPort(host, port), token: cfg.Token,
+		http: &http.Client{Timeout: 30 * time.Second, Transport: tr}, check: &http.Client{Timeout: 2 * time.Second, Transport: tr}}, nil
+}
+
+// pinnedTransport accepts only a server presenting the first certificate of the PEM file certFile.
+func pinnedTransport(certFile string) (*http.Transport, error) {
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("admin.tls_cert: %w", err)
+	}
+	var der []byte
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		if block.Type == "CERTIFICATE" {
+			der = block.Bytes
+			break
+		}
+	}
+	if der == nil {
+		return nil, fmt.Errorf("admin.tls_cert: %s holds no PEM certificate", certFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{
+		// The usual chain and name checks are replaced by VerifyConnection: the certificate must be this one.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, der) {
+				return errors.New("the admin listener presented another certificate than admin.tls_cert")
+			}
+			return nil
+		},
+	}
+	return tr, nil
 }
 
 // Reachable reports whether a server answers on the admin listener.
@@ -36,7 +83,7 @@ func (c *Client) Reachable(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	resp, err := c.check.Do(req)
 	if err != nil {
 		return false
 	}

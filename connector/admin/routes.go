@@ -3,8 +3,10 @@ package admin
 import (
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -13,12 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/onoffsync/onoffsync/connector"
+	"github.com/onoffsync/onoffsync/connector/admin/page"
 	"github.com/onoffsync/onoffsync/store"
 )
 
 // Handler returns the admin listener's routes: /healthz, /readyz, /metrics, /debug/pprof/ and /admin/...,
-// one table of named handlers. metrics is what /metrics serves.
-func (a *Service) Handler(metrics *connector.Metrics) http.Handler {
+// one table of named handlers, and the admin page at / (package page). metrics is what /metrics serves; log
+// receives the page's sign-ins and actions.
+func (a *Service) Handler(metrics *connector.Metrics, log *slog.Logger) http.Handler {
 	h := &handlers{a: a, metrics: promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{})}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -45,7 +49,20 @@ func (a *Service) Handler(metrics *connector.Metrics) http.Handler {
 	g.POST("/ignored/calls/requeue", h.requeueIgnoredCalls)
 	g.POST("/reload", h.reload)
 	g.POST("/destinations/:name/resume", h.resume)
+
+	// The page signs in with a session cookie of its own; the JSON API above keeps the bearer token.
+	pg := gin.WrapH(page.New(pageBackend{a}, page.Options{Token: a.cfg.Admin.Token, Now: a.now, Logger: log}))
+	for _, p := range page.Paths() {
+		method, path, _ := strings.Cut(p, " ")
+		r.Handle(method, ginPath(path), pg)
+	}
 	return r
+}
+
+// ginPath turns a net/http pattern's path ("/{$}", "/quarantine/{seq}") into gin's ("/", "/quarantine/:seq").
+func ginPath(p string) string {
+	p = strings.TrimSuffix(p, "{$}")
+	return regexp.MustCompile(`\{(\w+)\}`).ReplaceAllString(p, ":$1")
 }
 
 // handlers are the admin routes' handlers.

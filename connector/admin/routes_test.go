@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,7 +15,7 @@ import (
 func TestAdminRoutes(t *testing.T) {
 	r := newEnv(t)
 	r.cfg.Admin.Token = "admin-secret"
-	admin := httptest.NewServer(r.admin.Handler(r.metrics))
+	admin := httptest.NewServer(r.admin.Handler(r.metrics, slog.New(slog.DiscardHandler)))
 	defer admin.Close()
 	r.sms(t, docsExample)
 	r.sms(t, `{"id":"odd"}`) // quarantined

@@ -388,15 +388,6 @@ func inputError(ce *crm.Error, it item) *crm.Error {
 	return &e
 }
 
-// FindActivity returns the communication holding a.SourceID in a.IDField, or "" when there is none.
-func (c *Client) FindActivity(ctx context.Context, a crm.Activity) (string, error) {
-	ids, err := c.FindActivities(ctx, []crm.Activity{a})
-	if err != nil {
-		return "", err
-	}
-	return ids[0], nil
-}
-
 // findChunk bounds the Onoff ids in one look-up: one IN filter stays well under the 3,000-character query
 // limit, and a batch read takes at most 100 inputs.
 const findChunk = 50

@@ -187,11 +187,11 @@ func TestAmbiguousFailureThenFindActivityAfterIndexLag(t *testing.T) {
 	if lag != 60*time.Second {
 		t.Errorf("IndexLag = %s, want the 60s default", lag)
 	}
-	if id, err := e.client.FindActivity(ctx, act); err != nil || id != "" {
+	if id, err := findActivity(ctx, e.client, act); err != nil || id != "" {
 		t.Errorf("FindActivity before the index caught up = %q, %v; want \"\" (the lag IndexLag covers)", id, err)
 	}
 	e.clock.Advance(lag) // the loop waits IndexLag before asking
-	id, err := e.client.FindActivity(ctx, act)
+	id, err := findActivity(ctx, e.client, act)
 	stored := e.srv.Communications()
 	if err != nil || len(stored) != 1 || id != stored[0].ID {
 		t.Fatalf("FindActivity after the lag = %q, %v; want %v", id, err, stored)
@@ -212,11 +212,11 @@ func TestFindActivityUniqueIDFieldHasNoLag(t *testing.T) {
 		t.Errorf("IndexLag(unique) = %s, want 0", lag)
 	}
 	ctx := context.Background()
-	if id, err := e.client.FindActivity(ctx, act); err != nil || id != "" {
+	if id, err := findActivity(ctx, e.client, act); err != nil || id != "" {
 		t.Errorf("FindActivity before logging = %q, %v; want \"\", nil", id, err)
 	}
 	res := mustLog(t, e.client, []crm.Activity{act})
-	if id, err := e.client.FindActivity(ctx, act); err != nil || id != res[0].ID {
+	if id, err := findActivity(ctx, e.client, act); err != nil || id != res[0].ID {
 		t.Errorf("FindActivity = %q, %v; want %q at once", id, err, res[0].ID)
 	}
 	// Logging it again: HubSpot refuses the duplicate value and names the record: Done.
@@ -251,4 +251,14 @@ func TestFindActivitiesBatched(t *testing.T) {
 	if ids[59] != "" {
 		t.Errorf("never-logged activity found as %q", ids[59])
 	}
+}
+
+// findActivity returns the communication holding a.SourceID in a.IDField, or "" when there is none: the
+// one-activity form of FindActivities, for tests.
+func findActivity(ctx context.Context, c *Client, a crm.Activity) (string, error) {
+	ids, err := c.FindActivities(ctx, []crm.Activity{a})
+	if err != nil {
+		return "", err
+	}
+	return ids[0], nil
 }

@@ -178,7 +178,7 @@ func TestFindContactsMetacharactersCannotChangeSearch(t *testing.T) {
 		PhoneFields: []string{`phone","operator":"HAS_PROPERTY`}}}); crm.Classify(err).Action != crm.Permanent {
 		t.Errorf("bad phone field: err %v, want Permanent", err)
 	}
-	id, err := e.client.FindActivity(context.Background(), crm.Activity{SourceID: `x" OR "1"="1`, IDField: "onoff_id"})
+	id, err := findActivity(context.Background(), e.client, crm.Activity{SourceID: `x" OR "1"="1`, IDField: "onoff_id"})
 	if err != nil || id != "" {
 		t.Errorf("FindActivity(nasty) = %q, %v; want \"\", nil", id, err)
 	}

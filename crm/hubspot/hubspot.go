@@ -1,6 +1,7 @@
 // Package hubspot is the HubSpot CRM adapter: it finds contacts by phone or email, creates contacts, resolves
 // owners, and logs SMS as Communications (channel SMS) on contact timelines. It is the only code that speaks
 // HubSpot HTTP.
+// It imports crm only: never connector, mapping, store or another adapter.
 package hubspot
 
 import (

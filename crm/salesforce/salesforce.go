@@ -1,6 +1,7 @@
 // Package salesforce is the crm.Client for Salesforce: SOSL/SOQL contact lookups, Lead/Contact creation and
 // SMS logged as Tasks through sObject Collections, over the REST API with OAuth 2.0 (client credentials, JWT
 // bearer or refresh token), pacing itself against the org's daily API allocation.
+// It imports crm only: never connector, mapping, store or another adapter.
 package salesforce
 
 import (
@@ -42,7 +43,7 @@ const (
 	concurrencyBackoff = 5 * time.Second
 	// dailyWindow is the rolling window of the daily allocation.
 	dailyWindow = 24 * time.Hour
-	// softBand is the share of the allocation, just below the reserve, in which the adapter paces itself
+	// softBandPercent is the share of the allocation, just below the reserve, in which the adapter paces itself
 	// to the window's refill rate (allocation per 24 h) instead of running at full speed.
 	softBandPercent = 10
 )

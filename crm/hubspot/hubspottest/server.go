@@ -11,6 +11,7 @@
 // PROPERTY_DOESNT_EXIST otherwise) with valid values (hs_call_direction, hs_call_status options, whole
 // milliseconds in hs_call_duration, an HTTPS hs_call_recording_url) and associate with types 194 and 182. It is not HubSpot: only the endpoints and behaviours the onoffsync adapter relies on
 // are implemented.
+// It imports no onoffsync package: it must behave like HubSpot, not like our adapter.
 package hubspottest
 
 import (

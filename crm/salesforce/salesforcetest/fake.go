@@ -4,6 +4,7 @@
 // Lead/Contact/Task writes with duplicate rules, restricted picklists and Task rules, sObject Collections
 // (create and upsert by external id), Sforce-Limit-Info and a daily allocation, session expiry, and fault
 // injection. Time comes from Options.Now, so tests advance a clock instead of sleeping.
+// It imports no onoffsync package: it must behave like Salesforce, not like our adapter.
 package salesforcetest
 
 import (
