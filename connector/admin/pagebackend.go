@@ -135,8 +135,20 @@ func parseFailure(msg string) page.Failure {
 	return f
 }
 
+// sms reads an event for the page: an SMS, or a call (CDR, VM, RECORDING) shown as one whose body
+// summarises the call.
 func (b pageBackend) sms(e store.Event) (crm.SMS, bool) {
-	if e.Class != "" && e.Class != "sms" {
+	switch e.Class {
+	case "", connector.ClassSMS:
+	case connector.ClassCall:
+		ev, _, _, err := connector.ParseCall(e.Raw, b.a.cfg.Phone.DefaultRegion)
+		if err != nil || ev.Date.IsZero() {
+			return crm.SMS{}, false
+		}
+		c := ev.Call
+		ev.Body = strings.TrimSpace(fmt.Sprintf("%s call (%s, %s, %s) %s", strings.ToLower(c.Direction), c.Kind, c.Status, c.Duration, c.Notes))
+		return ev, true
+	default:
 		return crm.SMS{}, false
 	}
 	sms, _, _, err := connector.ParseSMS(e.Raw, b.a.cfg.Phone.DefaultRegion)
@@ -238,6 +250,9 @@ func (b pageBackend) Find(ctx context.Context, q string, limit int) ([]page.Foun
 	q = strings.TrimSpace(q)
 	var events []store.Event
 	e, err := b.a.store.EventBySource("sms", q)
+	if errors.Is(err, store.ErrNotFound) {
+		e, err = b.a.store.EventBySource(connector.ClassCall, q) // an Onoff call id
+	}
 	switch {
 	case err == nil:
 		events = append(events, e)

@@ -136,3 +136,27 @@ func TestPageMounted(t *testing.T) {
 		}
 	}
 }
+
+// TestPageBackendFindsCalls: the page's search finds a call event by its Onoff id and by the other party's
+// number, with a summary of the call where an SMS shows its text.
+func TestPageBackendFindsCalls(t *testing.T) {
+	e := newEnv(t)
+	b := pageBackend{e.admin}
+	body := `{"id":"call-9","eventName":"CDR","onoffUserNumber":"+33698765432","externalNumber":"06 55 44 33 22","callStarted":"2026-05-20T14:00:00Z","callDuration":65,"callDirection":"INBOUND","callStatus":"ANSWERED","callNotes":"quote"}`
+	req, _ := http.NewRequest(http.MethodPost, e.url+"/v1/onoff/cdr", strings.NewReader(body))
+	req.Header.Set("Authorization", "x-api-key k1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("posting the call: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for _, q := range []string{"call-9", "+33655443322"} {
+		found, err := b.Find(context.Background(), q, 10)
+		if err != nil || len(found) != 1 {
+			t.Fatalf("Find(%q) = %+v, %v; want the call", q, found, err)
+		}
+		if f := found[0]; f.OnoffID != "call-9" || f.SMS.Body != "inbound call (CDR, ANSWERED, 1m5s) quote" || len(f.Deliveries) != 1 {
+			t.Errorf("Find(%q) = %+v", q, f)
+		}
+	}
+}
