@@ -292,3 +292,20 @@ func TestLoopCrashAfterSendCallAndSMSSameID(t *testing.T) {
 		}
 	}
 }
+
+// TestRevalidateCall: an admin's requeue re-reads a quarantined call as a call: once valid (the rules or
+// the configuration changed), it is accepted for the destinations that sync calls only.
+func TestRevalidateCall(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, fmt.Sprintf("destinations:\n  - {name: s, type: log, output: %s/s.jsonl, events: [sms]}\n  - {name: c, type: log, output: %s/c.jsonl, events: [calls]}\n", dir, dir))
+	ok := store.Event{Class: ClassCall, Status: store.Quarantined, Raw: []byte(callBody("q1", "VM", "+33698765432", "0612345678", nil))}
+	got, dests := cfg.Revalidate(ok)
+	if got.Status != store.Accepted || got.SourceID != "q1" || got.EventName != "VM" || !cmp.Equal(dests, []string{"c"}) {
+		t.Errorf("valid call: %s %q %q for %v; want accepted q1 VM for c", got.Status, got.SourceID, got.EventName, dests)
+	}
+	bad := ok
+	bad.Raw = []byte(callBody("q2", "VM", "+33698765432", "0612345678", map[string]any{"callDirection": "?"}))
+	if got, dests := cfg.Revalidate(bad); got.Status != store.Quarantined || got.Problems["callDirection"] == "" || dests != nil {
+		t.Errorf("invalid call: %s %v %v; want still quarantined for callDirection", got.Status, got.Problems, dests)
+	}
+}
