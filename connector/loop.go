@@ -288,9 +288,9 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 		idx := groups[k]
 		for start := 0; start < len(idx); start += batch {
 			part := idx[start:min(start+batch, len(idx))]
-			ws, ps := make([]*work, len(part)), make([]crm.Activity, len(part))
+			asked, ps := make([]*work, len(part)), make([]crm.Activity, len(part))
 			for i, j := range part {
-				ws[i], ps[i] = ask[j], probes[j]
+				asked[i], ps[i] = ask[j], probes[j]
 			}
 			l.count("lookup")
 			ids, err := finder.FindActivities(ctx, ps)
@@ -298,10 +298,10 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 				err = fmt.Errorf("adapter returned %d results for %d look-ups", len(ids), len(ps))
 			}
 			if err != nil {
-				l.settle(ws, sameErr(err, len(ws)), false, false)
+				l.settle(asked, sameErr(err, len(asked)), false, false)
 				continue
 			}
-			for i, w := range ws {
+			for i, w := range asked {
 				if ids[i] != "" {
 					w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
 				}
