@@ -94,22 +94,46 @@ func (s *Receiver) withBody(h func(c *gin.Context, body []byte)) gin.HandlerFunc
 	}
 }
 
-func (s *Receiver) receiveSMS(c *gin.Context, body []byte) { s.receive(c, ClassSMS, body) }
+func (s *Receiver) receiveSMS(c *gin.Context, body []byte) {
+	sms, eventName, problems, err := parseSMS(body, s.cfg.Phone.DefaultRegion, nil)
+	if err != nil {
+		s.metrics.Received.WithLabelValues("bad_request").Inc()
+		Abort(c, Reason(ErrBadRequest, "body must be a JSON object"))
+		return
+	}
+	ev := store.Event{Class: "sms", SourceID: sms.ID, EventName: eventName, Received: s.now(), Raw: body}
+	switch {
+	case eventName != "SMS":
+		ev.Status = store.Ignored
+	case len(problems) > 0:
+		ev.Status, ev.Problems = store.Quarantined, problems
+	default:
+		ev.Status = store.Accepted
+	}
+	if problems["id"] != "" {
+		ev.SourceID = "" // no usable id: nothing to deduplicate on
+	}
+	if !s.enqueue(c, ev) {
+		return
+	}
+	if ev.Status == store.Quarantined {
+		c.JSON(http.StatusOK, gin.H{"quarantined": true, "problems": problems})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{})
+}
 
-func (s *Receiver) receiveCall(c *gin.Context, body []byte) { s.receive(c, ClassCall, body) }
-
-// receive stores a webhook of class as the configuration classifies it (accepted with a job per destination
-// that syncs the class, quarantined, or ignored) and answers 200 once it is durable; a quarantined event's
-// answer names its problems.
-func (s *Receiver) receive(c *gin.Context, class string, body []byte) {
-	ev, dests, err := s.cfg.classify(class, body)
+// receiveCall stores a call event (CDR, VM, RECORDING) as the configuration classifies it: accepted with a
+// job per destination that syncs calls, quarantined for a bad field (200 naming the problems), or ignored.
+func (s *Receiver) receiveCall(c *gin.Context, body []byte) {
+	ev, _, err := s.cfg.classify(ClassCall, body)
 	if err != nil {
 		s.metrics.Received.WithLabelValues("bad_request").Inc()
 		Abort(c, Reason(ErrBadRequest, "body must be a JSON object"))
 		return
 	}
 	ev.Received, ev.Raw = s.now(), body
-	if !s.enqueue(c, ev, dests) {
+	if !s.enqueue(c, ev) {
 		return
 	}
 	if ev.Status == store.Quarantined {
@@ -119,9 +143,17 @@ func (s *Receiver) receive(c *gin.Context, class string, body []byte) {
 	c.JSON(http.StatusOK, gin.H{})
 }
 
-// enqueue stores ev durably; on failure it answers 503 so Onoff retries, and returns false.
-func (s *Receiver) enqueue(c *gin.Context, ev store.Event, dests []string) bool {
+// enqueue stores ev durably, with a job per destination that syncs its class (an accepted event no
+// destination syncs is stored as ignored); on failure it answers 503 so Onoff retries, and returns false.
+func (s *Receiver) enqueue(c *gin.Context, ev store.Event) bool {
 	start := time.Now()
+	dests := s.destNames
+	if ev.Class == ClassCall {
+		dests = s.callDests
+	}
+	if ev.Status == store.Accepted && len(dests) == 0 {
+		ev.Status = store.Ignored
+	}
 	_, dup, err := s.store.Enqueue(ev, dests)
 	if err != nil {
 		s.metrics.Received.WithLabelValues("store_error").Inc()
