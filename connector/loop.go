@@ -323,6 +323,9 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 		if len(need) == 0 {
 			return
 		}
+		// Read before any look-up: if a forget erases cache entries while the searches run, their answers are
+		// not cached (they may be the erased person's).
+		epoch := l.s.store.ForgetEpoch()
 		var queries []crm.ContactQuery
 		found := map[string]*crm.Contact{}
 		searched := map[string]bool{}
@@ -379,9 +382,7 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 				}
 			}
 		}
-		if err := l.s.store.CacheContacts(l.dest.Name, fresh); err != nil {
-			l.log.Warn("cache contacts", "err", err)
-		}
+		l.cache(epoch, fresh)
 		errsOf := make([][]error, len(failedCalls))
 		for _, w := range need {
 			key := w.queries[round].Key()
@@ -452,6 +453,7 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 			handBack(ws, now)
 			return
 		}
+		epoch := l.s.store.ForgetEpoch()
 		l.count("create")
 		c, err := l.client.CreateContact(ctx, nc)
 		if err != nil {
@@ -468,9 +470,16 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 				entries[q.Key()] = l.cacheEntry(c, now)
 			}
 		}
-		if err := l.s.store.CacheContacts(l.dest.Name, entries); err != nil {
-			l.log.Warn("cache created contact", "err", err)
-		}
+		l.cache(epoch, entries)
+	}
+}
+
+// cache stores contacts looked up (or created) after ForgetEpoch returned epoch; a forget since drops them.
+func (l *loop) cache(epoch uint64, entries map[string]store.CachedContact) {
+	if stored, err := l.s.store.CacheContactsAt(l.dest.Name, epoch, entries); err != nil {
+		l.log.Warn("cache contacts", "err", err)
+	} else if !stored {
+		l.log.Info("contacts not cached: an erasure request ran during the look-up", "contacts", len(entries))
 	}
 }
 

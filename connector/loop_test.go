@@ -73,6 +73,7 @@ type syncEnv struct {
 	dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
+	closed bool
 }
 
 // destYAML is a hubspot-typed destination (its mapping is the built-in HubSpot one unless mapping is given)
@@ -155,8 +156,11 @@ func (e *syncEnv) stop() {
 		<-e.done
 		e.cancel = nil
 	}
-	e.syncer.Close()
-	e.store.Close()
+	if !e.closed {
+		e.closed = true
+		e.syncer.Close()
+		e.store.Close()
+	}
 }
 
 func smsBody(id, user, ext string) []byte {
