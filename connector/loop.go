@@ -35,6 +35,7 @@ type loop struct {
 	paused      bool
 	pauseReason string
 	pausedUntil time.Time
+	pauseConfig bool      // the pause waits for a configuration fix (see effect.PauseConfig)
 	notBefore   time.Time // rate limit: no call before
 	lastError   string
 }
@@ -56,9 +57,20 @@ func (l *loop) resume() {
 	if l.paused {
 		l.log.Info("destination resumed")
 	}
-	l.paused, l.pauseReason, l.pausedUntil = false, "", time.Time{}
+	l.paused, l.pauseReason, l.pausedUntil, l.pauseConfig = false, "", time.Time{}, false
 	l.mu.Unlock()
 	l.poke()
+}
+
+// resumeConfig lifts the pause only if it waits for a configuration fix (bad credentials, a missing field):
+// after a reload that may be the fix. A daily cap, or a quota with a known reset, keeps waiting for it.
+func (l *loop) resumeConfig() {
+	l.mu.Lock()
+	config := l.paused && l.pauseConfig
+	l.mu.Unlock()
+	if config {
+		l.resume()
+	}
 }
 
 func (l *loop) isPaused() bool {
@@ -67,13 +79,13 @@ func (l *loop) isPaused() bool {
 	return l.paused
 }
 
-func (l *loop) pause(reason string, until time.Time) {
+func (l *loop) pause(reason string, until time.Time, config bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.paused || l.pauseReason != reason {
 		l.log.Error("destination paused", "reason", reason, "until", until)
 	}
-	l.paused, l.pauseReason, l.pausedUntil = true, reason, until
+	l.paused, l.pauseReason, l.pausedUntil, l.pauseConfig = true, reason, until, config
 }
 
 // blockedFor is how long the loop must wait before calling the CRM (pause or rate limit), 0 if not at all.
@@ -627,7 +639,7 @@ func (l *loop) apply(e effect) {
 		l.throttle.slowDown(e.Limit)
 	}
 	if e.Pause != "" {
-		l.pause(e.Pause, e.PauseUntil)
+		l.pause(e.Pause, e.PauseUntil, e.PauseConfig)
 	}
 }
 

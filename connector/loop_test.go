@@ -609,3 +609,39 @@ func TestLoopOne429HalvesTheRateOnce(t *testing.T) {
 	}
 	e.waitCounts("crm", map[string]int64{store.Done: 100}, e.advance(time.Second))
 }
+
+// TestReloadLiftsOnlyConfigurationPauses: a reload (SIGHUP) may be the fix for bad credentials, so it lifts
+// their pause; it cannot lift a daily cap, or a quota whose reset the CRM named.
+func TestReloadLiftsOnlyConfigurationPauses(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		err         func(now time.Time) error
+		stillPaused bool
+	}{
+		{"credentials", func(time.Time) error { return crmtest.ErrAuth }, false},
+		{"daily cap", func(now time.Time) error { return crmtest.DailyCap(now.Add(9 * time.Hour)) }, true},
+		{"quota with a reset", func(now time.Time) error {
+			return &crm.Error{Action: crm.Pause, Status: 403, Code: "REQUEST_LIMIT_EXCEEDED", Until: now.Add(time.Hour)}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSyncEnv(t, destYAML("crm", ""), "crm")
+			e.fakes["crm"].FailNext(crmtest.MethodFind, 1, tc.err(e.clock.Now()))
+			e.enqueue("p1", "+33699999999", "+33600000001")
+			e.start()
+			waitFor(t, "pause", func() bool { s, _ := e.syncer.Status("crm"); return s.Paused }, nil)
+			if errs := e.syncer.Reload(); len(errs) != 0 {
+				t.Fatal(errs)
+			}
+			if s, _ := e.syncer.Status("crm"); s.Paused != tc.stillPaused {
+				t.Errorf("after a reload: paused %v (%s), want %v", s.Paused, s.PauseReason, tc.stillPaused)
+			}
+			if tc.stillPaused {
+				e.syncer.Resume("crm") // an admin's resume lifts any pause
+				if s, _ := e.syncer.Status("crm"); s.Paused {
+					t.Errorf("still paused after Resume: %+v", s)
+				}
+			}
+		})
+	}
+}

@@ -45,7 +45,10 @@ type effect struct {
 	Limit       string    // the limit kind to slow ("" every kind)
 	NotBefore   time.Time // no CRM call before (a short rate-limit window)
 	Pause       string    // pause the destination for this reason; "" for no pause
-	PauseUntil  time.Time
+	PauseUntil  time.Time // when a probe batch may go (the limit's reset, or pauseProbe)
+	// PauseConfig says the pause lasts until the configuration or credentials are fixed (no reset time is
+	// known): a reload lifts it. A daily cap or a quota with a reset time waits for its reset.
+	PauseConfig bool
 }
 
 // retryPolicy decides what happens after a failed CRM call, in the style of go-retryablehttp's CheckRetry
@@ -86,7 +89,7 @@ func retryPolicy(err error, a attempt, now time.Time, lim SyncConfig, jitter fun
 		if until.IsZero() {
 			until = now.Add(pauseProbe)
 		}
-		eff.Pause, eff.PauseUntil = msg, until
+		eff.Pause, eff.PauseUntil, eff.PauseConfig = msg, until, e.Until.IsZero()
 		return verdict{Outcome: store.Outcome{State: store.Pending, NextAttempt: now, Error: msg, Ambiguous: j.Ambiguous}, Effect: eff}
 	case crm.Permanent:
 		if e.Code != crm.CodeContactGone || a.ContactID == "" {

@@ -44,7 +44,7 @@ func TestRetryPolicy(t *testing.T) {
 		name: "bad credentials pause for a probe",
 		err:  crmtest.ErrAuth, a: attempt{Job: fresh},
 		want: verdict{Outcome: store.Outcome{State: store.Pending, NextAttempt: now, Error: crmtest.ErrAuth.Error()},
-			Effect: effect{Error: crmtest.ErrAuth.Error(), Pause: crmtest.ErrAuth.Error(), PauseUntil: now.Add(pauseProbe)}},
+			Effect: effect{Error: crmtest.ErrAuth.Error(), Pause: crmtest.ErrAuth.Error(), PauseUntil: now.Add(pauseProbe), PauseConfig: true}},
 	}, {
 		name: "permanent dies at once",
 		err:  crmtest.ErrBadInput, a: attempt{Job: fresh, Sent: true},

@@ -98,7 +98,8 @@ func (s *Syncer) Run(ctx context.Context, reload <-chan struct{}) {
 }
 
 // Reload re-reads every destination's mapping file. An invalid edit is logged and the previous mapping kept.
-// Destinations paused until their configuration is fixed are resumed, to try again.
+// Destinations paused until their configuration is fixed (bad credentials, a field the CRM refuses) are
+// resumed, to try again; a daily cap or a quota with a known reset keeps its pause (Resume lifts any).
 func (s *Syncer) Reload() []error {
 	var errs []error
 	for _, l := range s.loops {
@@ -112,7 +113,7 @@ func (s *Syncer) Reload() []error {
 				l.log.Info("mapping reloaded", "file", l.dest.MappingPath)
 			}
 		}
-		l.resume()
+		l.resumeConfig()
 	}
 	return errs
 }
