@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -46,15 +45,13 @@ func cmdDead(e *env, args []string) error {
 	defer done()
 	sels := []store.Selector{{Dest: *dest, Seq: *seq}}
 	if *onoffID != "" { // resolve the Onoff id to its dead jobs, in every destination unless one is named
-		dl, err := api.DeadList(*dest, 1<<30)
+		dl, err := api.DeadByID(*dest, *onoffID)
 		if err != nil {
 			return err
 		}
 		sels = nil
 		for _, d := range dl {
-			if d.SourceID == *onoffID {
-				sels = append(sels, store.Selector{Dest: d.Destination, Seq: d.Seq})
-			}
+			sels = append(sels, store.Selector{Dest: d.Destination, Seq: d.Seq})
 		}
 		if len(sels) == 0 && action != "list" {
 			return fmt.Errorf("no dead letter with Onoff id %q", *onoffID)
@@ -73,12 +70,14 @@ func cmdDead(e *env, args []string) error {
 	}
 	switch action {
 	case "list":
-		dl, err := api.DeadList(*dest, *limit)
+		var dl []admin.DeadLetter
+		if *onoffID != "" {
+			dl, err = api.DeadByID(*dest, *onoffID)
+		} else {
+			dl, err = api.DeadList(*dest, *limit)
+		}
 		if err != nil {
 			return err
-		}
-		if *onoffID != "" {
-			dl = slices.DeleteFunc(dl, func(d admin.DeadLetter) bool { return d.SourceID != *onoffID })
 		}
 		if *asJSON {
 			return printJSON(e.stdout, dl)

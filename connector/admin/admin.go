@@ -3,6 +3,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -16,6 +17,7 @@ import (
 type API interface {
 	Status() (Status, error)
 	DeadList(dest string, limit int) ([]DeadLetter, error)
+	DeadByID(dest, onoffID string) ([]DeadLetter, error)
 	DeadRetry(sel store.Selector) (int, error)
 	DeadDrop(sel store.Selector) (int, error)
 	QuarantineList(limit int) ([]QuarantinedEvent, error)
@@ -122,8 +124,40 @@ func (a *Service) DeadList(dest string, limit int) ([]DeadLetter, error) {
 	}
 	out := make([]DeadLetter, 0, len(jobs))
 	for _, j := range jobs {
-		out = append(out, DeadLetter{Destination: j.Job.Dest, Seq: j.Job.Seq, SourceID: j.Event.SourceID, Attempts: j.Job.Attempts,
-			LastError: j.Job.LastError, Received: j.Event.Received, Died: j.Job.Finished})
+		out = append(out, deadLetter(j.Job, j.Event))
+	}
+	return out, nil
+}
+
+func deadLetter(j store.Job, e store.Event) DeadLetter {
+	return DeadLetter{Destination: j.Dest, Seq: j.Seq, SourceID: e.SourceID, Attempts: j.Attempts,
+		LastError: j.LastError, Received: e.Received, Died: j.Finished}
+}
+
+// DeadByID lists the dead jobs of the event (SMS or call) with this Onoff id, in dest ("" for all), however
+// many dead letters there are: it looks the id up instead of listing.
+func (a *Service) DeadByID(dest, onoffID string) ([]DeadLetter, error) {
+	out := []DeadLetter{}
+	for _, class := range []string{connector.ClassSMS, connector.ClassCall} {
+		e, err := a.store.EventBySource(class, onoffID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dead letters of %s: %w", onoffID, err)
+		}
+		jobs, err := a.store.Jobs(e.Seq)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // erased meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dead letters of %s: %w", onoffID, err)
+		}
+		for _, j := range jobs {
+			if j.State == store.Dead && (dest == "" || j.Dest == dest) {
+				out = append(out, deadLetter(j, e))
+			}
+		}
 	}
 	return out, nil
 }

@@ -142,6 +142,15 @@ func (c *Client) DeadList(dest string, limit int) ([]DeadLetter, error) {
 	return out, c.do(http.MethodGet, q, nil, &out)
 }
 
+func (c *Client) DeadByID(dest, onoffID string) ([]DeadLetter, error) {
+	var out []DeadLetter
+	q := "/admin/dead?id=" + url.QueryEscape(onoffID)
+	if dest != "" {
+		q += "&destination=" + url.QueryEscape(dest)
+	}
+	return out, c.do(http.MethodGet, q, nil, &out)
+}
+
 func (c *Client) selected(path string, sel store.Selector) (int, error) {
 	var out struct{ Count int }
 	b := selectorBody{Destination: sel.Dest, Seq: sel.Seq, All: sel.Dest == ""}

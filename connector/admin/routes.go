@@ -114,7 +114,13 @@ func (h *handlers) status(c *gin.Context) {
 	respond(c, st, err)
 }
 
+// deadList lists dead letters, up to ?limit; with ?id=ONOFF_ID, that event's, however many there are.
 func (h *handlers) deadList(c *gin.Context) {
+	if id := c.Query("id"); id != "" {
+		dl, err := h.a.DeadByID(c.Query("destination"), id)
+		respond(c, dl, err)
+		return
+	}
 	dl, err := h.a.DeadList(c.Query("destination"), limit(c))
 	respond(c, dl, err)
 }
