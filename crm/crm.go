@@ -152,6 +152,24 @@ type ActivityFinder interface {
 	IndexLag(a Activity) time.Duration
 }
 
+// ContactUpdate sets fields on one contact (or lead), from the mapping's contact_updates.
+type ContactUpdate struct {
+	ContactID string
+	Kind      string            // KindContact or KindLead
+	Fields    map[string]string // by CRM field name; values as the mapping rendered them
+}
+
+// ContactUpdater is an optional capability: an adapter that can change contacts' fields implements it.
+// Setting a field to the value it holds is harmless, so the loop may send an update again after an ambiguous
+// failure.
+type ContactUpdater interface {
+	// UpdateContacts applies at most Limits().WriteBatch updates, each to a different contact, and returns
+	// one Result per update, in order (ID is the contact's id). A contact that no longer exists fails its
+	// item with an *Error of Code CodeContactGone; a field the CRM does not know fails with a permanent
+	// *Error naming it. A non-nil error means the call as a whole failed and applies to every update.
+	UpdateContacts(ctx context.Context, ups []ContactUpdate) ([]Result, error)
+}
+
 // Checker is an optional capability for `onoffsync check --online`: one cheap call that proves the
 // credentials work, with a human-readable summary (never including secrets).
 type Checker interface {
