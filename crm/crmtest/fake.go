@@ -40,7 +40,7 @@ type Fake struct {
 	onCall     func(method string)
 	throttle   crm.Throttle
 	rateLimits []crm.RateLimit
-	e164       map[string]string // region|stored phone -> E.164, so matching stays cheap with many contacts
+	e164       map[string]string            // region|stored phone -> E.164, so matching stays cheap with many contacts
 	fields     map[string]map[string]string // contact id -> the fields UpdateContacts set
 	updates    []crm.ContactUpdate          // every update applied, in order
 }
