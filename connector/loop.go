@@ -165,8 +165,11 @@ type work struct {
 	queries []crm.ContactQuery
 	contact *crm.Contact
 	done    bool // an outcome is decided
-	out     store.Outcome
-	act     crm.Activity
+	// byContent marks an ambiguous job without an id field whose activity is looked for by content
+	// (crm.ContentFinder) once it is rendered, before it is sent again.
+	byContent bool
+	out       store.Outcome
+	act       crm.Activity
 	// update is the contact update the mapping's contact_updates render for the job, applied once the
 	// activity is logged (updates.go); nil for none.
 	update *crm.ContactUpdate
@@ -220,6 +223,7 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 	l.matchContacts(ctx, m, ws, now)
 	l.createContacts(ctx, m, ws, now)
 	l.render(ctx, m, ws, now)
+	l.checkContent(ctx, ws, now)
 	l.write(ctx, ws, now)
 	l.updateContacts(ctx, ws, resumed, now)
 
@@ -258,10 +262,13 @@ func (l *loop) record(ctx context.Context, outs []store.Outcome) {
 
 // checkAmbiguous asks the CRM, for jobs whose last attempt may have been applied, whether their activities
 // already exist, once the CRM's index can show them, in as few calls as the adapter allows (after a crash a
-// whole batch is ambiguous). Without an id field nothing can tell, and the job is sent again.
+// whole batch is ambiguous). With an id field it looks the Onoff ids up here; without one it marks the job
+// for checkContent, which looks the rendered activity up by content. An adapter that can do neither gets the
+// job sent again.
 func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*work, now time.Time) {
-	finder, ok := l.client.(crm.ActivityFinder)
-	if !ok {
+	finder, byID := l.client.(crm.ActivityFinder)
+	content, byContent := l.client.(crm.ContentFinder)
+	if !byID && !byContent {
 		return
 	}
 	var ask []*work
@@ -271,12 +278,25 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 			continue
 		}
 		probe, err := w.m.Apply(w.sms, nil, "")
-		if err != nil || probe.IDField == "" {
+		if err != nil {
 			continue
 		}
-		if ready := w.c.Job.SentAt.Add(finder.IndexLag(probe)); now.Before(ready) {
+		var lag time.Duration
+		switch {
+		case probe.IDField != "" && byID:
+			lag = finder.IndexLag(probe)
+		case probe.IDField == "" && byContent:
+			lag = content.ContentLag(probe)
+		default:
+			continue
+		}
+		if ready := w.c.Job.SentAt.Add(lag); now.Before(ready) {
 			w.decide(store.Outcome{State: store.Pending, NextAttempt: ready, Ambiguous: true,
 				Error: "waiting for the CRM's index before checking whether the last attempt landed"})
+			continue
+		}
+		if probe.IDField == "" {
+			w.byContent = true
 			continue
 		}
 		ask = append(ask, w)
@@ -323,6 +343,52 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 				default:
 					w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
 				}
+			}
+		}
+	}
+}
+
+// checkContent looks up, for the ambiguous jobs checkAmbiguous marked, the activity exactly as rendered now
+// (its contact, time and body), in as few calls as the adapter allows: a job whose activity is found is done
+// with that record; the others are sent again by write.
+func (l *loop) checkContent(ctx context.Context, ws []*work, now time.Time) {
+	finder, ok := l.client.(crm.ContentFinder)
+	if !ok {
+		return
+	}
+	var ask []*work
+	for _, w := range ws {
+		if !w.done && w.byContent {
+			ask = append(ask, w)
+		}
+	}
+	batch := max(l.client.Limits().WriteBatch, 1)
+	for start := 0; start < len(ask); start += batch {
+		if ctx.Err() != nil || l.stalled() {
+			handBack(ws, now)
+			return
+		}
+		chunk := ask[start:min(start+batch, len(ask))]
+		attempts := make([]crm.Attempt, len(chunk))
+		for i, w := range chunk {
+			since := w.c.Job.FirstSent
+			if since.IsZero() {
+				since = w.c.Job.Created // stored before FirstSent existed: no attempt was earlier
+			}
+			attempts[i] = crm.Attempt{Activity: w.act, Since: since}
+		}
+		l.count("lookup")
+		ids, err := finder.FindByContent(ctx, attempts)
+		if err == nil && len(ids) != len(chunk) {
+			err = fmt.Errorf("adapter returned %d results for %d look-ups", len(ids), len(chunk))
+		}
+		if err != nil {
+			l.settle(chunk, sameErr(err, len(chunk)), false, false)
+			continue
+		}
+		for i, w := range chunk {
+			if ids[i] != "" {
+				w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i], ContactID: w.act.ContactID})
 			}
 		}
 	}

@@ -38,10 +38,13 @@ type Job struct {
 	Created     time.Time `json:"created"`
 	NextAttempt time.Time `json:"next_attempt"`
 	SentAt      time.Time `json:"sent_at,omitzero"` // when an attempt was last claimed to go out
-	Finished    time.Time `json:"finished,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	RecordID    string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
-	ContactID   string    `json:"contact_id,omitempty"` // the CRM contact it was logged on
+	// FirstSent is when the first attempt was claimed to go out (zero for jobs stored before it existed: Created
+	// bounds it then). A look-up of an ambiguous attempt by content ignores records created before it.
+	FirstSent time.Time `json:"first_sent,omitzero"`
+	Finished  time.Time `json:"finished,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	RecordID  string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
+	ContactID string    `json:"contact_id,omitempty"` // the CRM contact it was logged on
 	// Ambiguous marks a job whose last attempt may have reached the CRM (timeout, crash after sending).
 	Ambiguous bool `json:"ambiguous,omitempty"`
 	// ParkedAt is when the job was first parked (no contact matched); it stays set once the job moves on.
@@ -191,6 +194,9 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 			j.State = InFlight
 			if !j.Ambiguous {
 				j.SentAt = now
+			}
+			if j.FirstSent.IsZero() {
+				j.FirstSent = now
 			}
 			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err

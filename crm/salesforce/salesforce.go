@@ -78,6 +78,7 @@ type ownerEntry struct {
 var (
 	_ crm.Client            = (*Client)(nil)
 	_ crm.ActivityFinder    = (*Client)(nil)
+	_ crm.ContentFinder     = (*Client)(nil)
 	_ crm.Checker           = (*Client)(nil)
 	_ crm.RateLimiter       = (*Client)(nil)
 	_ interface{ Reload() } = (*Client)(nil)

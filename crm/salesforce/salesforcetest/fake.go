@@ -475,6 +475,11 @@ func (s *Server) Records(typ string) []Record {
 // Tasks returns the live Tasks in creation order.
 func (s *Server) Tasks() []Record { return s.Records("Task") }
 
+// IntegrationUser is the id of the user every token of the fake stands for (the last segment of the token
+// answer's identity URL): records created through the API have it as CreatedById, as do seeded ones unless
+// their fields name another.
+const IntegrationUser = "005000000000000AAA"
+
 var idPrefix = map[string]string{"Account": "001", "Contact": "003", "User": "005", "Lead": "00Q", "Task": "00T"}
 
 // insert stores a new record; s.mu held.
@@ -483,6 +488,9 @@ func (s *Server) insert(typ string, f map[string]any) string {
 	id := fmt.Sprintf("%s%012dAAA", idPrefix[typ], s.seq)
 	now := s.now()
 	f["CreatedDate"] = sfTime(now)
+	if _, ok := f["CreatedById"]; !ok {
+		f["CreatedById"] = IntegrationUser
+	}
 	f["LastModifiedDate"] = sfTime(now)
 	s.recs[id] = &record{typ: typ, fields: f, created: now}
 	s.order = append(s.order, id)
