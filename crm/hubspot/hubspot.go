@@ -440,4 +440,5 @@ var (
 	_ crm.ActivityFinder = (*Client)(nil)
 	_ crm.Checker        = (*Client)(nil)
 	_ crm.RateLimiter    = (*Client)(nil)
+	_ crm.ContactUpdater = (*Client)(nil)
 )

@@ -319,6 +319,13 @@ var assocTypes = map[string]map[int]string{
 	"calls":          {194: "contacts", 182: "companies"},
 }
 
+// bad is HubSpot's message for a property value it refuses: "Property values were not valid:
+// [{"isValid":false,"message":...,"error":"PROPERTY_DOESNT_EXIST","name":...}]".
+func bad(name, code, msg string) string {
+	b, _ := json.Marshal([]map[string]any{{"isValid": false, "message": msg, "error": code, "name": name}})
+	return "Property values were not valid: " + string(b)
+}
+
 // callStatuses are hs_call_status's options (shared/reference/hubspot.md, "Calls").
 var callStatuses = []string{"BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS",
 	"NO_ANSWER", "QUEUED", "RINGING"}
@@ -327,10 +334,6 @@ var callStatuses = []string{"BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED",
 // calls or holds a value HubSpot refuses, or ""; s.mu held. The message copies HubSpot's "Property values
 // were not valid: [{...error: PROPERTY_DOESNT_EXIST / INVALID_OPTION ...}]" shape.
 func (s *Server) badCallProperty(p map[string]string) string {
-	bad := func(name, code, msg string) string {
-		b, _ := json.Marshal([]map[string]any{{"isValid": false, "message": msg, "error": code, "name": name}})
-		return "Property values were not valid: " + string(b)
-	}
 	names := keys(p)
 	sort.Strings(names)
 	for _, k := range names {
