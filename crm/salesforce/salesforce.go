@@ -81,6 +81,7 @@ var (
 	_ crm.ContentFinder     = (*Client)(nil)
 	_ crm.Checker           = (*Client)(nil)
 	_ crm.RateLimiter       = (*Client)(nil)
+	_ crm.ContactUpdater    = (*Client)(nil)
 	_ interface{ Reload() } = (*Client)(nil)
 )
 
