@@ -412,3 +412,9 @@ func RateLimit(d time.Duration) *crm.Error {
 func DailyCap(until time.Time) *crm.Error {
 	return &crm.Error{Action: crm.RateLimited, Status: 429, Code: "DAILY", Daily: true, Until: until, Limit: "requests"}
 }
+
+var (
+	_ crm.Client         = (*Fake)(nil)
+	_ crm.ActivityFinder = (*Fake)(nil)
+	_ crm.ContactUpdater = (*Fake)(nil)
+)
