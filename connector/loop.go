@@ -170,6 +170,12 @@ type work struct {
 	byContent bool
 	out       store.Outcome
 	act       crm.Activity
+	// update is the contact update the mapping's contact_updates render for the job, applied once the
+	// activity is logged (updates.go); nil for none.
+	update *crm.ContactUpdate
+	// foundID is the record an ambiguous earlier attempt left, when the job still has a contact update to
+	// apply: the job goes through matching and rendering for it, and is not logged again.
+	foundID string
 }
 
 func (w *work) decide(o store.Outcome) {
@@ -183,10 +189,16 @@ func (w *work) decide(o store.Outcome) {
 func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 	m := l.currentMapping(ctx)
 	now := l.s.clock.Now()
-	ws := make([]*work, len(claimed))
+	all := make([]*work, len(claimed))
+	var ws, resumed []*work // jobs to log; jobs logged already whose contact update remains (updates.go)
 	for i, c := range claimed {
 		w := &work{c: c}
-		ws[i] = w
+		all[i] = w
+		if len(c.Job.ContactUpdate) > 0 {
+			resumed = append(resumed, w)
+			continue
+		}
+		ws = append(ws, w)
 		if c.Event.Raw == nil {
 			w.decide(store.Outcome{State: store.Dead, Error: "event body was erased (retention) before delivery"})
 			continue
@@ -213,10 +225,11 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 	l.render(ctx, m, ws, now)
 	l.checkContent(ctx, ws, now)
 	l.write(ctx, ws, now)
+	l.updateContacts(ctx, ws, resumed, now)
 
-	outs := make([]store.Outcome, 0, len(ws))
+	outs := make([]store.Outcome, 0, len(all))
 	delivered := 0
-	for _, w := range ws {
+	for _, w := range all {
 		if w.done && w.out.State == store.Done {
 			delivered++
 		}
@@ -323,7 +336,11 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 				continue
 			}
 			for i, w := range asked {
-				if ids[i] != "" {
+				switch {
+				case ids[i] == "":
+				case w.sms.Call == nil && w.m.HasContactUpdates():
+					w.foundID = ids[i] // logged, but its contact update may not be: on to matching
+				default:
 					w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
 				}
 			}
@@ -480,7 +497,7 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 	groups := map[string][]*work{}
 	var order []string
 	for _, w := range ws {
-		if w.done || w.contact != nil {
+		if w.done || w.contact != nil || w.foundID != "" {
 			continue
 		}
 		switch policy := w.m.NoMatch(); {
@@ -591,6 +608,9 @@ func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now t
 			continue
 		}
 		w.act = act
+		if err := l.renderUpdate(w, owner); err != nil {
+			w.decide(store.Outcome{State: store.Dead, Attempted: true, Error: "mapping (contact_updates): " + err.Error()})
+		}
 	}
 }
 
@@ -598,7 +618,11 @@ func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now t
 func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
 	var ready []*work
 	for _, w := range ws {
-		if !w.done {
+		switch {
+		case w.done:
+		case w.foundID != "": // an earlier attempt logged it: only its contact update is left to do
+			w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: w.foundID, ContactID: w.act.ContactID})
+		default:
 			ready = append(ready, w)
 		}
 	}

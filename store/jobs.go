@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -48,6 +49,11 @@ type Job struct {
 	Ambiguous bool `json:"ambiguous,omitempty"`
 	// ParkedAt is when the job was first parked (no contact matched); it stays set once the job moves on.
 	ParkedAt time.Time `json:"parked_at,omitzero"`
+	// ContactUpdate is the second phase of a job whose activity is logged (RecordID) while the contact
+	// update its mapping asked for is not yet applied, as the sync loop encoded it: a claim of the job
+	// resumes there, so a crash between the two phases neither loses the update nor logs the SMS again.
+	// It stays set once the job is done.
+	ContactUpdate json.RawMessage `json:"contact_update,omitempty"`
 }
 
 // Claimed is a job handed to the sync loop, with its event.
@@ -225,6 +231,9 @@ type Outcome struct {
 	ContactID   string
 	Ambiguous   bool
 	Sent        bool // a request went out for it (sets SentAt)
+	// ContactUpdate, when set, records the job's second phase (Job.ContactUpdate): with State InFlight it
+	// marks the activity logged while the job stays claimed for its contact update.
+	ContactUpdate json.RawMessage
 }
 
 // Complete records outcomes in one durable write. The CRM record id in a Done outcome is what prevents a
@@ -258,6 +267,9 @@ func (s *Store) Complete(outs []Outcome) error {
 			}
 			if o.ContactID != "" {
 				j.ContactID = o.ContactID
+			}
+			if o.ContactUpdate != nil {
+				j.ContactUpdate = o.ContactUpdate
 			}
 			if o.Sent {
 				j.SentAt = now
