@@ -194,6 +194,15 @@ type ContactUpdater interface {
 	UpdateContacts(ctx context.Context, ups []ContactUpdate) ([]Result, error)
 }
 
+// ContactFieldChecker is an optional capability for `onoffsync check --online`: an adapter that can tell
+// whether contact_updates can write the fields a mapping names.
+type ContactFieldChecker interface {
+	// CheckContactFields returns, for each field name in order, the problems that would make the CRM refuse
+	// an update of it on a matched contact (or lead): none when it can be written. An error means the check
+	// itself could not run (credentials, network).
+	CheckContactFields(ctx context.Context, names []string) ([][]string, error)
+}
+
 // Checker is an optional capability for `onoffsync check --online`: one cheap call that proves the
 // credentials work, with a human-readable summary (never including secrets).
 type Checker interface {

@@ -279,6 +279,29 @@ func TestCheckOnline(t *testing.T) {
 	}
 }
 
+// TestCheckOnlineContactUpdateFields: offline check accepts contact properties it cannot know; check
+// --online asks HubSpot and names the rule's field that does not exist, with its line.
+func TestCheckOnlineContactUpdateFields(t *testing.T) {
+	hs := hubspottest.New(hubspottest.Options{Tokens: []string{"pat-good"}})
+	defer hs.Close()
+	hs.DeclareProperty("contacts", hubspottest.Property{Name: "sms_opt_out", Type: "bool"})
+	mappingPath := filepath.Join(t.TempDir(), "hs.yaml")
+	doc := "contact_updates:\n  - when: {keywords: [STOP]}\n    set:\n      sms_opt_out: \"true\"\n  - set:\n      last_sms_date: \"{{ .Event.Date }}\"\n"
+	if err := os.WriteFile(mappingPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, minimalConfig+fmt.Sprintf("  - {name: hs, type: hubspot, token: pat-good, base_url: %q, mapping: %q}\n", hs.URL, mappingPath))
+	env := map[string]string{"ONOFF_API_KEY": "k"}
+	if code, out, errs := runCmd(t, env, "check", "--config", cfg); code != 0 {
+		t.Errorf("offline check: exit %d, %s %s", code, out, errs)
+	}
+	code, out, errs := runCmd(t, env, "check", "--online", "--config", cfg)
+	want := mappingPath + `:6: contact_updates[1].set.last_sms_date: no property "last_sms_date" on HubSpot contacts`
+	if code != 1 || !strings.Contains(out, "hs (hubspot): FAILED") || !strings.Contains(out, want) || strings.Contains(out, "sms_opt_out:") {
+		t.Errorf("online check: exit %d, %s %s; want a failure naming only %s", code, out, errs, want)
+	}
+}
+
 func TestDeadLettersOffline(t *testing.T) {
 	cfgPath := writeConfig(t, minimalConfig)
 	dbPath := filepath.Join(filepath.Dir(cfgPath), "data", "onoffsync.db")

@@ -77,3 +77,23 @@ func TestUpdateContactsFieldMissingOnLead(t *testing.T) {
 		t.Errorf("lead: %v, want permanent INVALID_FIELD naming Last_SMS__c", ce)
 	}
 }
+
+func TestCheckContactFields(t *testing.T) {
+	e := newEnv(t, salesforcetest.Options{Fields: optOutFields()}, nil)
+	got, err := e.c.CheckContactFields(context.Background(), []string{"SMS_Opt_Out__c", "Last_SMS__c", "Nope__c", "Name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got[0]) != 0 {
+		t.Errorf("SMS_Opt_Out__c (on both): %v, want no problem", got[0])
+	}
+	if len(got[1]) != 1 || !strings.Contains(got[1][0], "no field Last_SMS__c on Lead") {
+		t.Errorf("Last_SMS__c (Contact only): %v, want the Lead named", got[1])
+	}
+	if len(got[2]) != 2 {
+		t.Errorf("Nope__c: %v, want missing on Contact and Lead", got[2])
+	}
+	if len(got[3]) != 2 || !strings.Contains(got[3][0], "not updateable") {
+		t.Errorf("Name: %v, want not updateable on both", got[3])
+	}
+}
