@@ -1,6 +1,8 @@
 package mapping
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +150,72 @@ func TestContactUpdatesErrors(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDefaultContactUpdateExamples keeps the built-in mappings' commented contact_updates examples valid:
+// uncommented, they parse for their CRM and flag STOP.
+func TestDefaultContactUpdateExamples(t *testing.T) {
+	for _, name := range []string{"hubspot", "salesforce"} {
+		t.Run(name, func(t *testing.T) {
+			data, err := Default(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, rest, ok := strings.Cut(string(data), "\n# contact_updates:\n")
+			example, _, ok2 := strings.Cut(rest, "\ncontact_updates: []")
+			if !ok || !ok2 {
+				t.Fatal("no commented contact_updates example")
+			}
+			doc := "contact_updates:\n"
+			for _, line := range strings.Split(example, "\n") {
+				doc += strings.TrimPrefix(line, "# ") + "\n"
+			}
+			m, err := Parse(name+".yaml", []byte(doc), Options{CRM: name})
+			if err != nil {
+				t.Fatalf("the example does not parse:\n%s\n%v", doc, err)
+			}
+			fields, rules, err := m.ContactUpdates(crm.SMS{ID: "1", Direction: "RECEIVED", Body: " Arrêt ",
+				Date: time.Date(2026, 5, 20, 14, 0, 0, 0, time.UTC)}, &crm.Contact{ID: "c"}, "")
+			if err != nil || len(rules) != 2 || len(fields) != 3 {
+				t.Errorf("ContactUpdates = %v %v %v, want the opt-out and the last-SMS rules' 3 fields", fields, rules, err)
+			}
+		})
+	}
+}
+
+// TestFormatContactUpdatesExample keeps FORMAT.md's contact_updates example true: it parses, and sets what
+// the text says.
+func TestFormatContactUpdatesExample(t *testing.T) {
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "### contact_updates\n")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	example, text, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("FORMAT.md has no contact_updates example")
+	}
+	text, _, _ = strings.Cut(text, "##")
+	text = strings.ReplaceAll(text, "\n", " ")
+	m, err := Parse("FORMAT.md", []byte(example), Options{CRM: "hubspot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &crm.Contact{ID: "1", Kind: crm.KindContact}
+	at := time.Date(2024, 5, 20, 9, 0, 0, 0, time.UTC)
+	stop, _, err := m.ContactUpdates(crm.SMS{ID: "1", Direction: "RECEIVED", Date: at, Body: "Arrêt "}, c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"sms_opt_out", "last_sms_date", "last_sms_direction"} {
+		if want := "`" + k + "` = `" + stop[k] + "`"; stop[k] == "" || !strings.Contains(text, want) {
+			t.Errorf("FORMAT.md does not say %s", want)
+		}
+	}
+	other, _, _ := m.ContactUpdates(crm.SMS{ID: "2", Direction: "RECEIVED", Date: at, Body: "Stop calling me at work"}, c, "")
+	if _, ok := other["sms_opt_out"]; ok || len(other) != 2 || !strings.Contains(text, "`Stop calling me at work` gets only the last two") {
+		t.Errorf("a sentence starting with stop sets %v, want the last two fields only, as FORMAT.md says", other)
 	}
 }

@@ -121,6 +121,9 @@ func TestMappingDefault(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "\nactivity:") || !strings.Contains(out, "\ncalls:\n") {
 			t.Errorf("mapping default %s: exit %d, %q; want the SMS and the calls sections", typ, code, out)
 		}
+		if typ != "log" && (!strings.Contains(out, "\ncontact_updates: []\n") || !strings.Contains(out, "#       keywords: [STOP, STOP SMS, ARRET, UNSUBSCRIBE]\n")) {
+			t.Errorf("mapping default %s: %q; want contact_updates with a commented opt-out example", typ, out)
+		}
 	}
 }
 
