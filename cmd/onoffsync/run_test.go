@@ -162,6 +162,28 @@ func TestMappingPreviewGolden(t *testing.T) {
 	}
 }
 
+// TestMappingPreviewContactUpdate: preview shows what contact_updates would set, and nothing for a body that
+// is not a keyword.
+func TestMappingPreviewContactUpdate(t *testing.T) {
+	dir := t.TempDir()
+	mappingPath := filepath.Join(dir, "hs.yaml")
+	os.WriteFile(mappingPath, []byte("contact_updates:\n  - name: opt-out\n    when: {keywords: [STOP, ARRET]}\n    set: {sms_opt_out: \"true\"}\n"), 0o600)
+	cfg := writeConfig(t, minimalConfig+fmt.Sprintf("  - {name: hs, type: hubspot, token: t, mapping: %q}\n", mappingPath))
+	for body, want := range map[string]string{"Arrêt": `"fields": {
+      "sms_opt_out": "true"
+    }`, "hello": ""} {
+		payload := filepath.Join(dir, "event.json")
+		os.WriteFile(payload, []byte(`{"id":"p1","smsDirection":"RECEIVED","date":"2024-05-20T14:30:00Z","onoffUserNumber":"+33698765432","externalNumber":"06 12 34 56 78","body":"`+body+`"}`), 0o600)
+		code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "mapping", "preview", "--config", cfg, "--destination", "hs", "--payload", payload)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		if got := strings.Contains(out, "contact_update_if_matched"); got != (want != "") || !strings.Contains(out, want) {
+			t.Errorf("body %q: preview %s; want contact update %q", body, out, want)
+		}
+	}
+}
+
 func TestMappingPreview(t *testing.T) {
 	cfg := writeConfig(t, minimalConfig+"  - {name: hs, type: hubspot, token: t}\n")
 	payload := filepath.Join(filepath.Dir(cfg), "event.json")
