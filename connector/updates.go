@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/onoffsync/onoffsync/crm"
@@ -15,8 +16,15 @@ import (
 // rendered update (store.Job.ContactUpdate), still in flight, in one commit for the batch: a crash after it
 // resumes at the update, and a crash before it finds the logged activity by its id field (checkAmbiguous)
 // and renders the update again. Updates set fields to values, so applying one twice is harmless. They are
-// batched (one call per WriteBatch contacts, a contact's updates from several SMS merged in claim order),
+// batched (one call per WriteBatch contacts, a contact's updates from several SMS merged in the SMS's order),
 // throttled by the adapter as writes, and retried through settle like every other write.
+
+// storedUpdate is a job's pending contact update as it is stored (store.Job.ContactUpdate): the update, and
+// the date of the SMS it comes from, so a contact's updates from several SMS merge in the order they happened.
+type storedUpdate struct {
+	crm.ContactUpdate
+	At time.Time `json:"at"`
+}
 
 // renderUpdate renders w's contact update, when the adapter can apply one and the mapping's rules ask for it.
 func (l *loop) renderUpdate(w *work, owner string) error {
@@ -42,7 +50,7 @@ func (l *loop) updateContacts(ctx context.Context, ws, resumed []*work, now time
 		if w.update == nil || !w.done || w.out.State != store.Done {
 			continue
 		}
-		enc, err := json.Marshal(w.update)
+		enc, err := json.Marshal(storedUpdate{*w.update, w.sms.Date})
 		if err != nil { // a map of strings always encodes
 			continue
 		}
@@ -55,12 +63,12 @@ func (l *loop) updateContacts(ctx context.Context, ws, resumed []*work, now time
 		l.record(ctx, marks)
 	}
 	for _, w := range resumed {
-		var u crm.ContactUpdate
+		var u storedUpdate
 		if err := json.Unmarshal(w.c.Job.ContactUpdate, &u); err != nil || u.ContactID == "" {
 			w.decide(store.Outcome{State: store.Dead, Error: fmt.Sprintf("stored contact update no longer reads: %v", err)})
 			continue
 		}
-		w.update = &u
+		w.update, w.sms.Date = &u.ContactUpdate, u.At
 		todo = append(todo, w)
 	}
 	if len(todo) == 0 {
@@ -82,7 +90,9 @@ func (l *loop) updateContacts(ctx context.Context, ws, resumed []*work, now time
 		w.decide(o)
 	}
 
-	// One update per contact: the CRMs refuse a contact twice in one call.
+	// One update per contact (the CRMs refuse a contact twice in one call), its SMS's in the order they
+	// happened: a field several set takes the latest SMS's value ("last SMS" fields).
+	slices.SortStableFunc(todo, func(a, b *work) int { return a.sms.Date.Compare(b.sms.Date) })
 	var ups []crm.ContactUpdate
 	var carried [][]*work
 	index := map[string]int{}

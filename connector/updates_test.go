@@ -249,3 +249,26 @@ func TestLoopContactUpdatesNotForCalls(t *testing.T) {
 		t.Errorf("%d updates for an SMS, want 1", n)
 	}
 }
+
+// TestLoopContactUpdatesFollowTheSMSOrder: two SMS of one batch set one field; the one that happened last
+// wins, whatever order they were stored in (Onoff may deliver a retried webhook late).
+func TestLoopContactUpdatesFollowTheSMSOrder(t *testing.T) {
+	e := newSyncEnv(t, destYAML("crm", mappingFile(t, "contact_updates:\n  - set: {last_sms_body: \"{{ .Event.Body }}\"}\n")), "crm")
+	f := e.fakes["crm"]
+	id := f.AddContact(crm.Contact{LastName: "A", Phones: []string{"+33611111111"}})
+	at := time.Date(2026, 5, 20, 14, 0, 0, 0, time.UTC)
+	for _, m := range []struct {
+		id, body string
+		at       time.Time
+	}{{"late", "the later one", at.Add(5 * time.Minute)}, {"early", "the earlier one", at}} {
+		if _, _, err := e.store.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: m.id, EventName: "SMS",
+			Received: e.clock.Now(), Raw: smsWithBody(m.id, "+33611111111", "RECEIVED", m.body, m.at)}, []string{"crm"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.start()
+	e.waitCounts("crm", map[string]int64{store.Done: 2}, nil)
+	if got := f.ContactFields(id)["last_sms_body"]; got != "the later one" {
+		t.Errorf("last_sms_body = %q, want the later SMS's", got)
+	}
+}
