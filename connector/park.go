@@ -33,7 +33,7 @@ func (l *loop) recheck(ctx context.Context, now time.Time) time.Time {
 	if len(claimed) == 0 {
 		return next
 	}
-	ws := l.prepare(m, claimed, now)
+	_, ws, _ := l.prepare(m, claimed, now) // parked jobs were never logged, so none has a contact update left
 	var match []*work
 	for _, w := range ws {
 		switch {

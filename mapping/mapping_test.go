@@ -55,7 +55,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "version: 1\nactivities: {}\n",
-			want: []string{`m.yaml:2: activities: unknown key "activities" (want one of activity, calls, create, match, owner, skip, version)`},
+			want: []string{`m.yaml:2: activities: unknown key "activities" (want one of activity, calls, contact_updates, create, match, owner, skip, version)`},
 		},
 		{
 			name: "template syntax",

@@ -97,6 +97,8 @@ type spec struct {
 	fields           []namedTmpl
 	fieldsAt         pos
 
+	updates []updateRule // contact_updates (updates.go)
+
 	callsNode *yaml.Node // the calls: section as written, parsed by callsSpec (calls.go)
 	callsAt   pos
 	prefix    string // "calls." for a calls spec: field paths in problems start with it
@@ -408,7 +410,10 @@ func (p *parser) parseSpec(root *yaml.Node, base spec) spec {
 				p.errorf(v, f, "unsupported version %q (want 1)", v.Value)
 			}
 		},
-		"skip":  func(_, v *yaml.Node, f string) { s.skip = p.skipRules(v, f) },
+		"skip": func(_, v *yaml.Node, f string) { s.skip = p.skipRules(v, f) },
+		"contact_updates": func(_, v *yaml.Node, f string) {
+			s.updates = p.parseUpdates(v, f)
+		},
 		"calls": func(k, v *yaml.Node, f string) { s.callsNode, s.callsAt = v, p.at(k) },
 		"match": func(_, v *yaml.Node, f string) {
 			p.object(v, f, map[string]func(k, v *yaml.Node, f string){
@@ -514,41 +519,48 @@ func (p *parser) skipRules(v *yaml.Node, field string) []skipRule {
 		n = deref(n)
 		f := fmt.Sprintf("%s[%d]", field, i)
 		r := skipRule{pos: p.at(n)}
-		conds := 0
-		patterns := func(dst *[]string) func(_, v *yaml.Node, f string) {
-			return func(_, v *yaml.Node, f string) {
-				l, ok := p.list(v, f)
-				if !ok {
-					return
-				}
-				for j, pat := range l {
-					if _, err := path.Match(pat, ""); err != nil {
-						p.errorf(v, fmt.Sprintf("%s[%d]", f, j), "bad pattern %q: %v", pat, err)
-						continue
-					}
-					*dst = append(*dst, strings.ToLower(pat))
-				}
-				conds++
-			}
-		}
-		p.object(n, f, map[string]func(k, v *yaml.Node, f string){
-			"name":            func(_, v *yaml.Node, f string) { r.name, _ = p.str(v, f) },
-			"external_number": patterns(&r.external),
-			"user_email":      patterns(&r.userEmail),
-			"user_number":     patterns(&r.userNumber),
-			"direction": func(_, v *yaml.Node, f string) {
-				if d, ok := p.enum(v, f, directions); ok {
-					r.direction = callDirectionAlias(d)
-					conds++
-				}
-			},
-		})
-		if conds == 0 && n.Kind == yaml.MappingNode {
+		handlers, conds := p.conditions(&r)
+		handlers["name"] = func(_, v *yaml.Node, f string) { r.name, _ = p.str(v, f) }
+		p.object(n, f, handlers)
+		if *conds == 0 && n.Kind == yaml.MappingNode {
 			p.errorf(n, f, "a skip rule needs at least one condition (external_number, user_email, user_number, direction)")
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// conditions returns the handlers of the conditions a skip rule (and a contact update's when) is made of,
+// filling r, and a count of the conditions read.
+func (p *parser) conditions(r *skipRule) (map[string]func(k, v *yaml.Node, f string), *int) {
+	conds := new(int)
+	patterns := func(dst *[]string) func(_, v *yaml.Node, f string) {
+		return func(_, v *yaml.Node, f string) {
+			l, ok := p.list(v, f)
+			if !ok {
+				return
+			}
+			for j, pat := range l {
+				if _, err := path.Match(pat, ""); err != nil {
+					p.errorf(v, fmt.Sprintf("%s[%d]", f, j), "bad pattern %q: %v", pat, err)
+					continue
+				}
+				*dst = append(*dst, strings.ToLower(pat))
+			}
+			*conds++
+		}
+	}
+	return map[string]func(k, v *yaml.Node, f string){
+		"external_number": patterns(&r.external),
+		"user_email":      patterns(&r.userEmail),
+		"user_number":     patterns(&r.userNumber),
+		"direction": func(_, v *yaml.Node, f string) {
+			if d, ok := p.enum(v, f, directions); ok {
+				r.direction = callDirectionAlias(d)
+				*conds++
+			}
+		},
+	}, conds
 }
 
 func (p *parser) ownerMap(v *yaml.Node, field string) map[string]string {
@@ -648,6 +660,7 @@ func check(s spec, crmName string, ps *problems) {
 	if s.idFieldUnique && s.idField == IDFieldAuto {
 		add(s.idFieldUniqueAt, "activity.id_field_unique", "needs activity.id_field naming a field (auto reads uniqueness from the CRM)")
 	}
+	checkUpdates(s, crmName, nameRE, ps)
 	if nameRE != nil {
 		if s.idField != "" && s.idField != IDFieldAuto && !nameRE.MatchString(s.idField) {
 			add(s.idFieldAt, "activity.id_field", "%q is not a valid %s field name", s.idField, crmName)

@@ -42,6 +42,7 @@ const (
 	ContactsCreate      = "POST objects/contacts"
 	ContactsSearch      = "POST objects/contacts/search"
 	ContactsBatchRead   = "POST objects/contacts/batch/read"
+	ContactsBatchUpdate = "POST objects/contacts/batch/update"
 	CommsList           = "GET objects/communications"
 	CommsCreate         = "POST objects/communications"
 	CommsBatchCreate    = "POST objects/communications/batch/create"
@@ -155,6 +156,7 @@ type Server struct {
 	dayCount  int
 	issued    int
 	refreshes int
+	writes    map[string]int // contact id -> how many batch updates changed it
 }
 
 // New starts a fake HubSpot on loopback.
@@ -162,7 +164,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, now: opts.Now, nextID: 1000, specs: loadSpecs(), props: defaultProperties(), rng: rand.New(rand.NewPCG(1, 2)),
 		tokens: map[string]time.Time{}, contacts: map[string]*record{}, comms: map[string]*record{},
 		callRecs: map[string]*record{}, unique: map[string]string{},
-		bad: map[string]bool{}, calls: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
+		bad: map[string]bool{}, calls: map[string]int{}, writes: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -631,6 +633,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, key string) {
 		s.search(w, body, "contacts")
 	case ContactsBatchRead:
 		s.batchRead(w, body, "contacts")
+	case ContactsBatchUpdate:
+		s.batchUpdateContacts(w, body)
 	case CommsBatchCreate:
 		s.batchCreate(w, body, "communications")
 	case CommsCreate:
