@@ -1,13 +1,16 @@
 package connector
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/crmtest"
+	"github.com/onoffsync/onoffsync/crm/hubspot/hubspottest"
 	"github.com/onoffsync/onoffsync/store"
 )
 
@@ -115,12 +118,26 @@ func TestParkedJobsFollowAMappingThatNoLongerParks(t *testing.T) {
 // loop leaves them, without the minutes of searches that parking them live would take.
 func manyParked(tb testing.TB, st *store.Store, now time.Time, dests []string, n int) {
 	tb.Helper()
-	for i := range n {
-		id := fmt.Sprint("park-", i)
-		if _, _, err := st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, EventName: "SMS",
-			Received: now, Raw: smsBody(id, "+33699999999", fmt.Sprintf("+336%08d", 10000000+i))}, dests); err != nil {
-			tb.Fatal(err)
-		}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 16 { // concurrent writers share commits, so this takes hundreds of fsyncs, not n
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				id := fmt.Sprint("park-", i)
+				if _, _, err := st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, EventName: "SMS",
+					Received: now, Raw: smsBody(id, "+33699999999", fmt.Sprintf("+336%08d", 10000000+i))}, dests); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
 	}
 	for _, d := range dests {
 		for {
@@ -139,5 +156,149 @@ func manyParked(tb testing.TB, st *store.Store, now time.Time, dests []string, n
 				tb.Fatal(err)
 			}
 		}
+	}
+}
+
+// runClock moves c to its earliest waiter whenever something waits on it, until the test ends: time passes
+// only when the code under test waits (for a token, a recheck, a retry), as fast as it can. A waiter left
+// behind by a sleep that a new job cut short can move the clock while the loop works: that makes the loop
+// look slower, never faster, so rates measured on this clock are not flattered by it.
+func runClock(t *testing.T, c *fakeClock) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Microsecond): // yield to the loop between moves, as waitFor does
+			}
+			c.mu.Lock()
+			var at time.Time
+			for _, w := range c.waiters {
+				if at.IsZero() || w.at.Before(at) {
+					at = w.at
+				}
+			}
+			d := at.Sub(c.now)
+			c.mu.Unlock()
+			if !at.IsZero() {
+				c.Advance(d)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
+}
+
+// TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit: 10,000 SMS parked for unknown numbers are all
+// rechecked through the real adapter against the fake HubSpot, whose search allows 5 requests per second (on
+// the shared fake clock): no search is refused and no second carries more than 5; live SMS posted meanwhile
+// are logged within a second of arriving; and the three parked SMS whose contacts were created after they
+// were parked are logged on them with their own date.
+func TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit(t *testing.T) {
+	const parked = 10000
+	clock := newFakeClock()
+	hs := hubspottest.New(hubspottest.Options{Now: clock.Now, MaxPer10s: -1})
+	defer hs.Close()
+	known := hs.SeedContact(map[string]string{"phone": "+33611111111", "lastname": "Known"})
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, fmt.Sprintf(`destinations:
+  - name: hubspot
+    type: hubspot
+    token: pat-test
+    base_url: %q
+    mapping: {match: {keys: [phone], on_no_match: park}}
+`, hs.URL))
+	st, err := store.Open(cfg.Store.Path, store.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := clock.Now()
+	manyParked(t, st, start, []string{"hubspot"}, parked)
+	var later []string // contacts created after their SMS was parked, among the last ones rechecked
+	for i := parked - 3; i < parked; i++ {
+		later = append(later, hs.SeedContact(map[string]string{"phone": fmt.Sprintf("+336%08d", 10000000+i), "lastname": "Later"}))
+	}
+	hs.Settle()
+
+	s, err := NewSyncer(cfg, st, Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	runClock(t, clock)
+
+	var live []uint64
+	for _, at := range []int{50, 250, 500} { // post a live SMS once the recheck has made this many searches
+		waitFor(t, fmt.Sprint(at, " searches"), func() bool { return hs.Calls(hubspottest.ContactsSearch) >= at }, nil)
+		id := fmt.Sprint("live-", at)
+		seq, _, err := st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, EventName: "SMS",
+			Received: clock.Now(), Raw: smsBody(id, "+33699999999", "+33611111111")}, []string{"hubspot"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		live = append(live, seq)
+	}
+	waitFor(t, "every parked SMS rechecked", func() bool {
+		due, _, err := st.DueParked("hubspot", start, 1)
+		return err == nil && len(due) == 0
+	}, nil)
+	waitFor(t, "the found SMS logged", func() bool {
+		stats, _, _ := st.Stats()
+		return stats["hubspot"].Counts[store.Done] == int64(len(live)+len(later))
+	}, nil)
+	cancel()
+	<-done
+
+	if n := hs.RateLimited("SECONDLY"); n != 0 {
+		t.Errorf("HubSpot refused %d searches for going past 5 per second", n)
+	}
+	times := hs.SearchTimes()
+	if len(times) < parked/14 {
+		t.Errorf("%d searches for %d parked SMS, want at least %d (14 numbers per search)", len(times), parked, parked/14)
+	}
+	busiest := 0
+	for i := range times {
+		n := 0
+		for j := i; j >= 0 && times[i].Sub(times[j]) < time.Second; j-- {
+			n++
+		}
+		busiest = max(busiest, n)
+	}
+	if busiest > 5 {
+		t.Errorf("the busiest second carried %d searches, want at most 5", busiest)
+	}
+	t.Logf("%d searches over %v of fake time; busiest second %d", len(times), times[len(times)-1].Sub(times[0]), busiest)
+	for _, seq := range live {
+		jobs, err := st.Jobs(seq)
+		if err != nil || len(jobs) != 1 || jobs[0].State != store.Done {
+			t.Fatalf("live SMS %d: %+v, %v; want done", seq, jobs, err)
+		}
+		ev, _ := st.Event(seq)
+		if d := jobs[0].Finished.Sub(ev.Received); d > time.Second {
+			t.Errorf("live SMS %d logged %v after it arrived, want within a second while rechecks run", seq, d)
+		}
+	}
+	byContact := map[string]int{}
+	for _, c := range hs.Communications() {
+		for _, a := range c.Associations {
+			byContact[a.ToID]++
+		}
+		if ts := c.Properties["hs_timestamp"]; ts != smsDate.Format("2006-01-02T15:04:05.000Z") {
+			t.Errorf("communication %s at %s, want the SMS's date %v", c.ID, ts, smsDate)
+		}
+	}
+	for _, id := range later {
+		if byContact[id] != 1 {
+			t.Errorf("contact %s created after its SMS was parked holds %d SMS, want 1", id, byContact[id])
+		}
+	}
+	if byContact[known] != len(live) {
+		t.Errorf("the known contact holds %d SMS, want the %d live ones", byContact[known], len(live))
 	}
 }
