@@ -38,7 +38,7 @@ func NewSyncer(cfg *Config, st *store.Store, opts Options) (*Syncer, error) {
 		l := &loop{s: s, dest: d, wake: make(chan struct{}, 1), owners: map[string]ownerEntry{},
 			log: opts.Logger.With("destination", d.Name)}
 		l.mapping.Store(m)
-		l.throttle = newThrottle(nil, opts.Clock.Now)
+		l.throttle = newThrottle(nil, opts.Clock)
 		deps := AdapterDeps{HTTPClient: opts.HTTPClient, Throttle: l.throttle, Now: opts.Clock.Now, Logger: l.log, Stdout: opts.Stdout}
 		build := opts.Adapters[d.Name]
 		if build == nil {
@@ -98,6 +98,7 @@ func (s *Syncer) Run(ctx context.Context, reload <-chan struct{}) {
 }
 
 // Reload re-reads every destination's mapping file. An invalid edit is logged and the previous mapping kept.
+// An "auto" id field is asked of the CRM again before the next batch.
 // Destinations paused until their configuration is fixed (bad credentials, a field the CRM refuses) are
 // resumed, to try again; a daily cap or a quota with a known reset keeps its pause (Resume lifts any).
 func (s *Syncer) Reload() []error {
@@ -113,6 +114,7 @@ func (s *Syncer) Reload() []error {
 				l.log.Info("mapping reloaded", "file", l.dest.MappingPath)
 			}
 		}
+		l.autoID.forget()
 		l.resumeConfig()
 	}
 	return errs
