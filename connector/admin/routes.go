@@ -93,7 +93,9 @@ func (h *handlers) pprof(c *gin.Context) {
 		w.Write([]byte(`{"error":"profiles are served only when admin.token is set"}`))
 		return
 	}
-	if sec, err := strconv.Atoi(req.URL.Query().Get("seconds")); err == nil && sec > 60 {
+	// pprof reads seconds as an integer (profile) or a decimal (trace): refuse anything over 60 either way,
+	// and NaN.
+	if sec, err := strconv.ParseFloat(req.URL.Query().Get("seconds"), 64); err == nil && !(sec <= 60) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"error":"seconds must be at most 60"}`))

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onoffsync/onoffsync/store"
 )
@@ -86,3 +88,29 @@ func TestAdminRoutes(t *testing.T) {
 }
 
 func storeSelectorAll() store.Selector { return store.Selector{} }
+
+// TestPprofDurationCap: a profile or trace longer than a minute is refused, however the seconds are written
+// (pprof's trace reads a decimal). The request's own deadline ends the test if one starts anyway.
+func TestPprofDurationCap(t *testing.T) {
+	r := newEnv(t)
+	r.cfg.Admin.Token = "admin-secret"
+	admin := httptest.NewServer(r.admin.Handler(r.metrics, slog.New(slog.DiscardHandler)))
+	defer admin.Close()
+	for _, q := range []string{"profile?seconds=61", "trace?seconds=75.5", "trace?seconds=1e3", "trace?seconds=NaN", "trace?seconds=Inf"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, admin.URL+"/debug/pprof/"+q, nil)
+		req.Header.Set("Authorization", "Bearer admin-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			cancel()
+			t.Errorf("GET %s: %v (a profile started)", q, err)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "at most 60") {
+			t.Errorf("GET %s = %d %.100s; want 400 seconds must be at most 60", q, resp.StatusCode, body)
+		}
+	}
+}
