@@ -30,6 +30,7 @@ type loop struct {
 	wake     chan struct{}
 	log      *slog.Logger
 	owners   map[string]ownerEntry // only the loop's goroutine touches it
+	autoID   autoIDField           // activity.id_field: auto, as the CRM answered (idfield.go)
 
 	mu          sync.Mutex
 	paused      bool
@@ -177,7 +178,7 @@ func (w *work) decide(o store.Outcome) {
 // batched search, create), owner, mapping, one batched write; then records every outcome in one commit. It
 // returns how many jobs it delivered.
 func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
-	m := l.mapping.Load()
+	m := l.currentMapping(ctx)
 	now := l.s.clock.Now()
 	ws := make([]*work, len(claimed))
 	for i, c := range claimed {

@@ -183,3 +183,40 @@ type RateLimit struct {
 type RateLimiter interface {
 	RateLimits() []RateLimit
 }
+
+// Setup step states, in SetupStep.State.
+const (
+	SetupExists  = "exists"       // already there: nothing to do
+	SetupCreated = "created"      // created by this run
+	SetupPlanned = "would create" // a dry run would create it
+	SetupManual  = "needs admin"  // the credentials may not do it: Detail says what an admin must do
+)
+
+// SetupStep is one thing Setup checked or did in the CRM.
+type SetupStep struct {
+	What   string // e.g. "communications property onoff_message_id"
+	State  string // SetupExists, SetupCreated, SetupPlanned or SetupManual
+	Detail string // more, for a person: the exact steps when State is SetupManual; may be ""
+}
+
+// Setuper is an optional capability for `onoffsync setup`: an adapter that can prepare the CRM for the exact
+// "never twice" path, creating the id field `activity.id_field: auto` looks for (and what makes it usable by
+// the integration user). It is idempotent: what exists is reported, not changed. With dryRun it only reads.
+// It returns the steps in order, also when it fails part way; the error names a missing scope or permission
+// in one line when that is why.
+type Setuper interface {
+	Setup(ctx context.Context, dryRun bool) ([]SetupStep, error)
+}
+
+// IDFieldStatus is where a CRM stands on the id field `onoffsync setup` creates, per kind of activity.
+type IDFieldStatus struct {
+	SMS, Call             string // the field's name when it exists and is usable, "" when not
+	SMSUnique, CallUnique bool   // the CRM enforces its uniqueness
+}
+
+// IDFieldResolver is an optional capability for `activity.id_field: auto`: an adapter that can say whether
+// the id field `onoffsync setup` creates exists. It asks the CRM afresh on each call (the loop calls it at
+// start and after each mapping reload). An error means the CRM could not be asked.
+type IDFieldResolver interface {
+	ResolveIDField(ctx context.Context) (IDFieldStatus, error)
+}

@@ -297,6 +297,9 @@ func (m *Mapping) Apply(ev crm.SMS, c *crm.Contact, ownerID string) (crm.Activit
 		IDField:       m.s.idField,
 		IDFieldUnique: m.s.idFieldUnique,
 	}
+	if a.IDField == IDFieldAuto { // not resolved (yet): no id field
+		a.IDField, a.IDFieldUnique = "", false
+	}
 	if c != nil {
 		a.ContactID, a.ContactKind = c.ID, c.Kind
 		if m.s.associateCompany && c.Kind != crm.KindLead {

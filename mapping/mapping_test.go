@@ -155,7 +155,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unique id without id field",
 			crm:  "hubspot",
 			yaml: "activity:\n  id_field_unique: true\n",
-			want: []string{`m.yaml:2: activity.id_field_unique: needs activity.id_field`},
+			want: []string{`m.yaml:2: activity.id_field_unique: needs activity.id_field naming a field (auto reads uniqueness from the CRM)`},
 		},
 		{
 			name: "create without keys, and on log",

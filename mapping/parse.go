@@ -589,15 +589,18 @@ func check(s spec, crmName string, ps *problems) {
 				add(s.createAt, "create.company", "required to create a Salesforce lead (Company)")
 			}
 		}
-		if s.idField != "" && !strings.HasSuffix(s.idField, "__c") {
+		if s.idField != "" && s.idField != IDFieldAuto && !strings.HasSuffix(s.idField, "__c") {
 			add(s.idFieldAt, "activity.id_field", "%q is not a custom field (an external-ID field ends in __c)", s.idField)
 		}
 	}
 	if s.idFieldUnique && s.idField == "" {
 		add(s.idFieldUniqueAt, "activity.id_field_unique", "needs activity.id_field")
 	}
+	if s.idFieldUnique && s.idField == IDFieldAuto {
+		add(s.idFieldUniqueAt, "activity.id_field_unique", "needs activity.id_field naming a field (auto reads uniqueness from the CRM)")
+	}
 	if nameRE != nil {
-		if s.idField != "" && !nameRE.MatchString(s.idField) {
+		if s.idField != "" && s.idField != IDFieldAuto && !nameRE.MatchString(s.idField) {
 			add(s.idFieldAt, "activity.id_field", "%q is not a valid %s field name", s.idField, crmName)
 		}
 		for _, group := range []struct {
