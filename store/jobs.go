@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -37,14 +38,22 @@ type Job struct {
 	Created     time.Time `json:"created"`
 	NextAttempt time.Time `json:"next_attempt"`
 	SentAt      time.Time `json:"sent_at,omitzero"` // when an attempt was last claimed to go out
-	Finished    time.Time `json:"finished,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	RecordID    string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
-	ContactID   string    `json:"contact_id,omitempty"` // the CRM contact it was logged on
+	// FirstSent is when the first attempt was claimed to go out (zero for jobs stored before it existed: Created
+	// bounds it then). A look-up of an ambiguous attempt by content ignores records created before it.
+	FirstSent time.Time `json:"first_sent,omitzero"`
+	Finished  time.Time `json:"finished,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	RecordID  string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
+	ContactID string    `json:"contact_id,omitempty"` // the CRM contact it was logged on
 	// Ambiguous marks a job whose last attempt may have reached the CRM (timeout, crash after sending).
 	Ambiguous bool `json:"ambiguous,omitempty"`
 	// ParkedAt is when the job was first parked (no contact matched); it stays set once the job moves on.
 	ParkedAt time.Time `json:"parked_at,omitzero"`
+	// ContactUpdate is the second phase of a job whose activity is logged (RecordID) while the contact
+	// update its mapping asked for is not yet applied, as the sync loop encoded it: a claim of the job
+	// resumes there, so a crash between the two phases neither loses the update nor logs the SMS again.
+	// It stays set once the job is done.
+	ContactUpdate json.RawMessage `json:"contact_update,omitempty"`
 }
 
 // Claimed is a job handed to the sync loop, with its event.
@@ -186,6 +195,9 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 			if !j.Ambiguous {
 				j.SentAt = now
 			}
+			if j.FirstSent.IsZero() {
+				j.FirstSent = now
+			}
 			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err
 			}
@@ -219,6 +231,9 @@ type Outcome struct {
 	ContactID   string
 	Ambiguous   bool
 	Sent        bool // a request went out for it (sets SentAt)
+	// ContactUpdate, when set, records the job's second phase (Job.ContactUpdate): with State InFlight it
+	// marks the activity logged while the job stays claimed for its contact update.
+	ContactUpdate json.RawMessage
 }
 
 // Complete records outcomes in one durable write. The CRM record id in a Done outcome is what prevents a
@@ -252,6 +267,9 @@ func (s *Store) Complete(outs []Outcome) error {
 			}
 			if o.ContactID != "" {
 				j.ContactID = o.ContactID
+			}
+			if o.ContactUpdate != nil {
+				j.ContactUpdate = o.ContactUpdate
 			}
 			if o.Sent {
 				j.SentAt = now
