@@ -86,7 +86,7 @@ func cmdDead(e *env, args []string) error {
 		tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
 		fmt.Fprintln(tw, "DESTINATION\tSEQ\tONOFF ID\tATTEMPTS\tRECEIVED\tLAST ERROR")
 		for _, d := range dl {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", d.Destination, d.Seq, d.SourceID, d.Attempts, d.Received.Format(time.RFC3339), d.LastError)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", cell(d.Destination), d.Seq, cell(d.SourceID), d.Attempts, d.Received.Format(time.RFC3339), cell(d.LastError))
 		}
 		return tw.Flush()
 	case "retry":

@@ -451,3 +451,25 @@ func TestCorruptDataFile(t *testing.T) {
 		}
 	}
 }
+
+// TestTablesEscapeControlCharacters: an Onoff id or a CRM error carrying escape sequences or newlines is shown
+// escaped in `dead list`, never acting on the terminal nor forging a row.
+func TestTablesEscapeControlCharacters(t *testing.T) {
+	cfgPath := writeConfig(t, minimalConfig)
+	dbPath := filepath.Join(filepath.Dir(cfgPath), "data", "onoffsync.db")
+	os.MkdirAll(filepath.Dir(dbPath), 0o700)
+	st, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: "sms-\x1b[2J\u202e", Raw: []byte(`{}`)}, []string{"audit"})
+	jobs, _, _ := st.Claim("audit", time.Now(), 10)
+	st.Complete([]store.Outcome{{Dest: "audit", Seq: jobs[0].Job.Seq, State: store.Dead, Attempted: true,
+		Error: "bad\x1b]0;pwned\x07\naudit\t99\tforged"}})
+	st.Close()
+	code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k-123456"}, "dead", "list", "--config", cfgPath)
+	if code != 0 || strings.ContainsAny(out, "\x1b\x07\u202e") || strings.Count(out, "\n") != 2 ||
+		!strings.Contains(out, `sms-\x1b[2J\u202e`) || !strings.Contains(out, `bad\x1b]0;pwned\a\naudit\t99\tforged`) {
+		t.Errorf("dead list: exit %d, stdout %q %s; want two lines with the id and error escaped", code, out, errs)
+	}
+}

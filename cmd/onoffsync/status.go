@@ -58,8 +58,8 @@ func cmdStatus(e *env, args []string) error {
 				state = "last error: " + d.Live.LastError
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", d.Name, d.Type, c[store.Pending], c[store.InFlight],
-			c[store.Retrying], c[store.Done], c[store.Skipped], c[store.Dead], oldest, rate, state)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", cell(d.Name), cell(d.Type), c[store.Pending], c[store.InFlight],
+			c[store.Retrying], c[store.Done], c[store.Skipped], c[store.Dead], oldest, cell(rate), cell(state))
 	}
 	return tw.Flush()
 }
