@@ -150,6 +150,32 @@ func (c *Client) LogActivities(ctx context.Context, acts []crm.Activity) ([]crm.
 	return res, nil
 }
 
+// UpdateContacts writes one line per update, {"contact_update": id, "kind": ..., "fields": {...}}, the
+// whole batch at once, like LogActivities. The log destination matches no contact, so the sync loop never
+// calls it; a tool driving the adapter directly sees the update recorded rather than lost.
+func (c *Client) UpdateContacts(ctx context.Context, ups []crm.ContactUpdate) ([]crm.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res := make([]crm.Result, len(ups))
+	buf := c.buf[:0]
+	for i, u := range ups {
+		data, err := json.Marshal(map[string]any{"contact_update": u.ContactID, "kind": u.Kind, "fields": u.Fields})
+		if err != nil {
+			return nil, err
+		}
+		buf = append(append(buf, data...), '\n')
+		res[i] = crm.Result{ID: u.ContactID}
+	}
+	c.buf = buf
+	if err := c.write(buf); err != nil {
+		return nil, &crm.Error{Action: crm.Retry, Message: "write log output", Err: err}
+	}
+	return res, nil
+}
+
 // write appends data and syncs it, or, failing that, truncates the file back to where it ended and closes
 // it, for the next batch to open it afresh.
 func (c *Client) write(data []byte) error {
@@ -199,3 +225,8 @@ func (c *Client) Close() error {
 	c.f = nil
 	return err
 }
+
+var (
+	_ crm.Client         = (*Client)(nil)
+	_ crm.ContactUpdater = (*Client)(nil)
+)

@@ -117,3 +117,20 @@ func TestRecoversAfterFullDisk(t *testing.T) {
 		t.Errorf("logged %q, want %q", got, want)
 	}
 }
+
+func TestUpdateContactsWritesARecord(t *testing.T) {
+	var out strings.Builder
+	c, err := logfile.New("-", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.UpdateContacts(context.Background(), []crm.ContactUpdate{{ContactID: "c1", Kind: crm.KindContact,
+		Fields: map[string]string{"sms_opt_out": "true"}}})
+	if err != nil || len(res) != 1 || res[0].Err != nil || res[0].ID != "c1" {
+		t.Fatalf("UpdateContacts: %+v, %v", res, err)
+	}
+	want := `{"contact_update":"c1","fields":{"sms_opt_out":"true"},"kind":"contact"}` + "\n"
+	if got := out.String(); got != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+}
