@@ -112,6 +112,9 @@ func (e *env) admin(cfg *connector.Config, write bool) (admin.API, func(), error
 	if errors.Is(err, store.ErrLocked) {
 		return nil, nil, fmt.Errorf("%s is locked by a running onoffsync, but its admin API does not answer on %s: check admin.listen and admin.token", cfg.Store.Path, cfg.Admin.Listen)
 	}
+	if errors.Is(err, store.ErrCorrupt) {
+		return nil, nil, err // already one line saying what to do
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("no server answers on %s, and the data file cannot be opened (%v)", cfg.Admin.Listen, err)
 	}
