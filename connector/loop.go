@@ -30,6 +30,7 @@ type loop struct {
 	wake     chan struct{}
 	log      *slog.Logger
 	owners   map[string]ownerEntry // only the loop's goroutine touches it
+	autoID   autoIDField           // activity.id_field: auto, as the CRM answered (idfield.go)
 
 	mu          sync.Mutex
 	paused      bool
@@ -37,6 +38,9 @@ type loop struct {
 	pausedUntil time.Time
 	notBefore   time.Time // rate limit: no call before
 	lastError   string
+
+	recheckAt time.Time // no recheck of parked jobs before: their share of the search budget (loop goroutine only)
+	searches  int       // FindContacts calls made (loop goroutine only), to charge rechecks for theirs
 }
 
 type ownerEntry struct {
@@ -128,6 +132,13 @@ func (l *loop) run(ctx context.Context) {
 			continue
 		}
 		if len(jobs) == 0 {
+			// No live work: parked jobs may use their share of the search budget.
+			if at := l.recheck(ctx, now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+			if !next.IsZero() && !next.After(now) {
+				continue
+			}
 			wait := time.Hour
 			if !next.IsZero() {
 				wait = max(next.Sub(now), time.Millisecond)
@@ -163,9 +174,19 @@ type work struct {
 	m       *mapping.Mapping // the mapping section for the event's kind (m.For)
 	queries []crm.ContactQuery
 	contact *crm.Contact
+	expired bool // parked for the mapping's park_for without a match: park_then applies
 	done    bool // an outcome is decided
-	out     store.Outcome
-	act     crm.Activity
+	// byContent marks an ambiguous job without an id field whose activity is looked for by content
+	// (crm.ContentFinder) once it is rendered, before it is sent again.
+	byContent bool
+	out       store.Outcome
+	act       crm.Activity
+	// update is the contact update the mapping's contact_updates render for the job, applied once the
+	// activity is logged (updates.go); nil for none.
+	update *crm.ContactUpdate
+	// foundID is the record an ambiguous earlier attempt left, when the job still has a contact update to
+	// apply: the job goes through matching and rendering for it, and is not logged again.
+	foundID string
 }
 
 func (w *work) decide(o store.Outcome) {
@@ -173,16 +194,19 @@ func (w *work) decide(o store.Outcome) {
 	w.out, w.done = o, true
 }
 
-// process delivers a batch of claimed jobs: parse, skip rules, idempotency check, contact matching (cache,
-// batched search, create), owner, mapping, one batched write; then records every outcome in one commit. It
-// returns how many jobs it delivered.
-func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
-	m := l.mapping.Load()
-	now := l.s.clock.Now()
-	ws := make([]*work, len(claimed))
+// prepare parses claimed jobs' events and applies the skip rules. all is every job; ws the jobs to log;
+// resumed the jobs logged already whose contact update remains (updates.go). A job parked for its mapping's
+// park_for without a match is marked expired and not matched again: createContacts applies park_then to it.
+func (l *loop) prepare(m *mapping.Mapping, claimed []store.Claimed, now time.Time) (all, ws, resumed []*work) {
+	all = make([]*work, len(claimed))
 	for i, c := range claimed {
 		w := &work{c: c}
-		ws[i] = w
+		all[i] = w
+		if len(c.Job.ContactUpdate) > 0 {
+			resumed = append(resumed, w)
+			continue
+		}
+		ws = append(ws, w)
 		if c.Event.Raw == nil {
 			w.decide(store.Outcome{State: store.Dead, Error: "event body was erased (retention) before delivery"})
 			continue
@@ -202,16 +226,31 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 			continue
 		}
 		w.queries = w.m.Queries(sms)
+		if w.m.NoMatch() == mapping.NoMatchPark && !c.Job.ParkedAt.IsZero() && !now.Before(c.Job.ParkedAt.Add(w.m.ParkFor())) {
+			w.expired, w.queries = true, nil
+		}
 	}
+	return all, ws, resumed
+}
+
+// process delivers a batch of claimed jobs: parse, skip rules, idempotency check, contact matching (cache,
+// batched search, create), owner, mapping, one batched write; then records every outcome in one commit. It
+// returns how many jobs it delivered.
+func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
+	m := l.currentMapping(ctx)
+	now := l.s.clock.Now()
+	all, ws, resumed := l.prepare(m, claimed, now)
 	l.checkAmbiguous(ctx, m, ws, now)
 	l.matchContacts(ctx, m, ws, now)
 	l.createContacts(ctx, m, ws, now)
 	l.render(ctx, m, ws, now)
+	l.checkContent(ctx, ws, now)
 	l.write(ctx, ws, now)
+	l.updateContacts(ctx, ws, resumed, now)
 
-	outs := make([]store.Outcome, 0, len(ws))
+	outs := make([]store.Outcome, 0, len(all))
 	delivered := 0
-	for _, w := range ws {
+	for _, w := range all {
 		if w.done && w.out.State == store.Done {
 			delivered++
 		}
@@ -244,10 +283,13 @@ func (l *loop) record(ctx context.Context, outs []store.Outcome) {
 
 // checkAmbiguous asks the CRM, for jobs whose last attempt may have been applied, whether their activities
 // already exist, once the CRM's index can show them, in as few calls as the adapter allows (after a crash a
-// whole batch is ambiguous). Without an id field nothing can tell, and the job is sent again.
+// whole batch is ambiguous). With an id field it looks the Onoff ids up here; without one it marks the job
+// for checkContent, which looks the rendered activity up by content. An adapter that can do neither gets the
+// job sent again.
 func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*work, now time.Time) {
-	finder, ok := l.client.(crm.ActivityFinder)
-	if !ok {
+	finder, byID := l.client.(crm.ActivityFinder)
+	content, byContent := l.client.(crm.ContentFinder)
+	if !byID && !byContent {
 		return
 	}
 	var ask []*work
@@ -257,12 +299,25 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 			continue
 		}
 		probe, err := w.m.Apply(w.sms, nil, "")
-		if err != nil || probe.IDField == "" {
+		if err != nil {
 			continue
 		}
-		if ready := w.c.Job.SentAt.Add(finder.IndexLag(probe)); now.Before(ready) {
+		var lag time.Duration
+		switch {
+		case probe.IDField != "" && byID:
+			lag = finder.IndexLag(probe)
+		case probe.IDField == "" && byContent:
+			lag = content.ContentLag(probe)
+		default:
+			continue
+		}
+		if ready := w.c.Job.SentAt.Add(lag); now.Before(ready) {
 			w.decide(store.Outcome{State: store.Pending, NextAttempt: ready, Ambiguous: true,
 				Error: "waiting for the CRM's index before checking whether the last attempt landed"})
+			continue
+		}
+		if probe.IDField == "" {
+			w.byContent = true
 			continue
 		}
 		ask = append(ask, w)
@@ -302,9 +357,59 @@ func (l *loop) checkAmbiguous(ctx context.Context, m *mapping.Mapping, ws []*wor
 				continue
 			}
 			for i, w := range asked {
-				if ids[i] != "" {
+				switch {
+				case ids[i] == "":
+				case w.sms.Call == nil && w.m.HasContactUpdates():
+					w.foundID = ids[i] // logged, but its contact update may not be: on to matching
+				default:
 					w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i]})
 				}
+			}
+		}
+	}
+}
+
+// checkContent looks up, for the ambiguous jobs checkAmbiguous marked, the activity exactly as rendered now
+// (its contact, time and body), in as few calls as the adapter allows: a job whose activity is found is done
+// with that record; the others are sent again by write.
+func (l *loop) checkContent(ctx context.Context, ws []*work, now time.Time) {
+	finder, ok := l.client.(crm.ContentFinder)
+	if !ok {
+		return
+	}
+	var ask []*work
+	for _, w := range ws {
+		if !w.done && w.byContent {
+			ask = append(ask, w)
+		}
+	}
+	batch := max(l.client.Limits().WriteBatch, 1)
+	for start := 0; start < len(ask); start += batch {
+		if ctx.Err() != nil || l.stalled() {
+			handBack(ws, now)
+			return
+		}
+		chunk := ask[start:min(start+batch, len(ask))]
+		attempts := make([]crm.Attempt, len(chunk))
+		for i, w := range chunk {
+			since := w.c.Job.FirstSent
+			if since.IsZero() {
+				since = w.c.Job.Created // stored before FirstSent existed: no attempt was earlier
+			}
+			attempts[i] = crm.Attempt{Activity: w.act, Since: since}
+		}
+		l.count("lookup")
+		ids, err := finder.FindByContent(ctx, attempts)
+		if err == nil && len(ids) != len(chunk) {
+			err = fmt.Errorf("adapter returned %d results for %d look-ups", len(ids), len(chunk))
+		}
+		if err != nil {
+			l.settle(chunk, sameErr(err, len(chunk)), false, false)
+			continue
+		}
+		for i, w := range chunk {
+			if ids[i] != "" {
+				w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: ids[i], ContactID: w.act.ContactID})
 			}
 		}
 	}
@@ -359,6 +464,7 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 				continue
 			}
 			l.count("search")
+			l.searches++
 			res, err := l.client.FindContacts(ctx, chunk)
 			if err == nil && len(res) != len(chunk) {
 				err = fmt.Errorf("adapter returned %d results for %d queries", len(res), len(chunk))
@@ -413,12 +519,16 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 	groups := map[string][]*work{}
 	var order []string
 	for _, w := range ws {
-		if w.done || w.contact != nil {
+		if w.done || w.contact != nil || w.foundID != "" {
 			continue
 		}
 		switch policy := w.m.NoMatch(); {
-		case policy == "skip":
+		case policy == mapping.NoMatchSkip:
 			w.decide(store.Outcome{State: store.Skipped, Error: "skipped: no matching contact"})
+		case policy == mapping.NoMatchPark && w.expired && w.m.ParkThen() == mapping.NoMatchSkip:
+			w.decide(store.Outcome{State: store.Skipped, Error: fmt.Sprintf("skipped: no matching contact after %s parked", w.m.ParkFor())})
+		case policy == mapping.NoMatchPark && !w.expired && len(w.queries) > 0:
+			w.decide(store.Outcome{State: store.Parked, NextAttempt: now.Add(w.m.ParkRecheck()), Error: "parked: no matching contact yet"})
 		case policy == "create" && len(w.queries) > 0:
 			key := w.queries[0].Key()
 			if _, ok := groups[key]; !ok {
@@ -426,8 +536,8 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 			}
 			groups[key] = append(groups[key], w)
 		}
-		// log_without_contact, or nothing to create a contact from (an alphanumeric sender with no email):
-		// the activity is logged without a contact.
+		// log_without_contact, a park expired with park_then log_without_contact, or nothing to create a
+		// contact from or wait for (an alphanumeric sender with no email): the activity is logged without one.
 	}
 	for _, key := range order {
 		if l.stalled() {
@@ -524,6 +634,9 @@ func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now t
 			continue
 		}
 		w.act = act
+		if err := l.renderUpdate(w, owner); err != nil {
+			w.decide(store.Outcome{State: store.Dead, Attempted: true, Error: "mapping (contact_updates): " + err.Error()})
+		}
 	}
 }
 
@@ -531,7 +644,11 @@ func (l *loop) render(ctx context.Context, m *mapping.Mapping, ws []*work, now t
 func (l *loop) write(ctx context.Context, ws []*work, now time.Time) {
 	var ready []*work
 	for _, w := range ws {
-		if !w.done {
+		switch {
+		case w.done:
+		case w.foundID != "": // an earlier attempt logged it: only its contact update is left to do
+			w.decide(store.Outcome{State: store.Done, Attempted: true, RecordID: w.foundID, ContactID: w.act.ContactID})
+		default:
 			ready = append(ready, w)
 		}
 	}
@@ -660,7 +777,7 @@ func (l *loop) observe(w *work) {
 		return
 	}
 	l.s.metrics.Deliveries.WithLabelValues(l.dest.Name, w.out.State).Inc()
-	if w.out.State == store.Done {
+	if w.out.State == store.Done && w.c.Job.ParkedAt.IsZero() { // a parked SMS waited for its contact, not for onoffsync
 		l.s.metrics.EndToEnd.WithLabelValues(l.dest.Name).Observe(l.s.clock.Now().Sub(w.c.Event.Received).Seconds())
 	}
 }

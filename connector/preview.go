@@ -10,15 +10,23 @@ import (
 // PreviewResult is what `onoffsync mapping preview` prints: what the sync loop would do with one webhook,
 // without calling anything.
 type PreviewResult struct {
-	Mapping    string            `json:"mapping"`
-	Event      crm.SMS           `json:"event"`
-	Skip       string            `json:"skip,omitempty"`
-	Queries    []PreviewQuery    `json:"contact_queries"`
-	OnNoMatch  string            `json:"on_no_match"`
-	NewContact *crm.NewContact   `json:"new_contact_if_no_match,omitempty"`
-	Activity   crm.Activity      `json:"activity_if_matched"`
-	Problems   map[string]string `json:"problems,omitempty"`
-	Fields     map[string]string `json:"-"`
+	Mapping    string          `json:"mapping"`
+	Event      crm.SMS         `json:"event"`
+	Skip       string          `json:"skip,omitempty"`
+	Queries    []PreviewQuery  `json:"contact_queries"`
+	OnNoMatch  string          `json:"on_no_match"`
+	NewContact *crm.NewContact `json:"new_contact_if_no_match,omitempty"`
+	Activity   crm.Activity    `json:"activity_if_matched"`
+	// ContactUpdate is what contact_updates would set on the matched contact once the activity is logged.
+	ContactUpdate *PreviewUpdate    `json:"contact_update_if_matched,omitempty"`
+	Problems      map[string]string `json:"problems,omitempty"`
+	Fields        map[string]string `json:"-"`
+}
+
+// PreviewUpdate is a contact update the mapping's contact_updates would send, and the rules that made it.
+type PreviewUpdate struct {
+	Rules  []string          `json:"rules"`
+	Fields map[string]string `json:"fields"`
 }
 
 // PreviewQuery is one contact query in the order the loop runs them.
@@ -81,6 +89,13 @@ func Preview(d Destination, region string, body []byte) (*PreviewResult, error) 
 	p.Activity, err = m.Apply(sms, contact, owner)
 	if err != nil {
 		return nil, err
+	}
+	fields, rules, err := m.ContactUpdates(sms, contact, owner)
+	if err != nil {
+		return nil, err
+	}
+	if len(fields) > 0 {
+		p.ContactUpdate = &PreviewUpdate{Rules: rules, Fields: fields}
 	}
 	return p, nil
 }

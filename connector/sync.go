@@ -38,7 +38,7 @@ func NewSyncer(cfg *Config, st *store.Store, opts Options) (*Syncer, error) {
 		l := &loop{s: s, dest: d, wake: make(chan struct{}, 1), owners: map[string]ownerEntry{},
 			log: opts.Logger.With("destination", d.Name)}
 		l.mapping.Store(m)
-		l.throttle = newThrottle(nil, opts.Clock.Now)
+		l.throttle = newThrottle(nil, opts.Clock)
 		deps := AdapterDeps{HTTPClient: opts.HTTPClient, Throttle: l.throttle, Now: opts.Clock.Now, Logger: l.log, Stdout: opts.Stdout}
 		build := opts.Adapters[d.Name]
 		if build == nil {
@@ -98,6 +98,7 @@ func (s *Syncer) Run(ctx context.Context, reload <-chan struct{}) {
 }
 
 // Reload re-reads every destination's mapping file. An invalid edit is logged and the previous mapping kept.
+// An "auto" id field is asked of the CRM again before the next batch.
 // Destinations paused until their configuration is fixed are resumed, to try again.
 func (s *Syncer) Reload() []error {
 	var errs []error
@@ -112,6 +113,7 @@ func (s *Syncer) Reload() []error {
 				l.log.Info("mapping reloaded", "file", l.dest.MappingPath)
 			}
 		}
+		l.autoID.forget()
 		l.resume()
 	}
 	return errs

@@ -152,6 +152,57 @@ type ActivityFinder interface {
 	IndexLag(a Activity) time.Duration
 }
 
+// Attempt is an activity whose earlier attempt ended ambiguously, as it would be sent again, and when that
+// attempt was first made.
+type Attempt struct {
+	Activity Activity
+	// Since is when the first attempt was claimed to go out: a record created before it (less a minute, for
+	// the clocks' skew) is not this activity.
+	Since time.Time
+}
+
+// ContentFinder is an optional capability: an adapter that can tell, without an IDField, whether activities
+// were already logged, by what they are made of (the contact, the time, the kind, the rendered body). The
+// loop uses it before re-sending activities whose earlier attempt ended ambiguously when they have no IDField.
+type ContentFinder interface {
+	// FindByContent returns, for each attempt in order, the id of the record that is exactly its activity
+	// (same contact, same time, same kind, every compared field equal to the one rendered now), or "" when
+	// there is none or the adapter cannot tell for sure (the loop then sends it again). Attempts may mix SMS
+	// and calls; there are at most Limits().WriteBatch of them, and the adapter uses as few calls as its
+	// search limits allow, each counted against them. A non-nil error fails the whole call.
+	FindByContent(ctx context.Context, attempts []Attempt) ([]string, error)
+	// ContentLag is how long after a write FindByContent may still miss it (0 when it reads without a search
+	// index).
+	ContentLag(a Activity) time.Duration
+}
+
+// ContactUpdate sets fields on one contact (or lead), from the mapping's contact_updates.
+type ContactUpdate struct {
+	ContactID string
+	Kind      string            // KindContact or KindLead
+	Fields    map[string]string // by CRM field name; values as the mapping rendered them
+}
+
+// ContactUpdater is an optional capability: an adapter that can change contacts' fields implements it.
+// Setting a field to the value it holds is harmless, so the loop may send an update again after an ambiguous
+// failure.
+type ContactUpdater interface {
+	// UpdateContacts applies at most Limits().WriteBatch updates, each to a different contact, and returns
+	// one Result per update, in order (ID is the contact's id). A contact that no longer exists fails its
+	// item with an *Error of Code CodeContactGone; a field the CRM does not know fails with a permanent
+	// *Error naming it. A non-nil error means the call as a whole failed and applies to every update.
+	UpdateContacts(ctx context.Context, ups []ContactUpdate) ([]Result, error)
+}
+
+// ContactFieldChecker is an optional capability for `onoffsync check --online`: an adapter that can tell
+// whether contact_updates can write the fields a mapping names.
+type ContactFieldChecker interface {
+	// CheckContactFields returns, for each field name in order, the problems that would make the CRM refuse
+	// an update of it on a matched contact (or lead): none when it can be written. An error means the check
+	// itself could not run (credentials, network).
+	CheckContactFields(ctx context.Context, names []string) ([][]string, error)
+}
+
 // Checker is an optional capability for `onoffsync check --online`: one cheap call that proves the
 // credentials work, with a human-readable summary (never including secrets).
 type Checker interface {
@@ -182,4 +233,41 @@ type RateLimit struct {
 // loop seeds its Throttle with them (config may override).
 type RateLimiter interface {
 	RateLimits() []RateLimit
+}
+
+// Setup step states, in SetupStep.State.
+const (
+	SetupExists  = "exists"       // already there: nothing to do
+	SetupCreated = "created"      // created by this run
+	SetupPlanned = "would create" // a dry run would create it
+	SetupManual  = "needs admin"  // the credentials may not do it: Detail says what an admin must do
+)
+
+// SetupStep is one thing Setup checked or did in the CRM.
+type SetupStep struct {
+	What   string // e.g. "communications property onoff_message_id"
+	State  string // SetupExists, SetupCreated, SetupPlanned or SetupManual
+	Detail string // more, for a person: the exact steps when State is SetupManual; may be ""
+}
+
+// Setuper is an optional capability for `onoffsync setup`: an adapter that can prepare the CRM for the exact
+// "never twice" path, creating the id field `activity.id_field: auto` looks for (and what makes it usable by
+// the integration user). It is idempotent: what exists is reported, not changed. With dryRun it only reads.
+// It returns the steps in order, also when it fails part way; the error names a missing scope or permission
+// in one line when that is why.
+type Setuper interface {
+	Setup(ctx context.Context, dryRun bool) ([]SetupStep, error)
+}
+
+// IDFieldStatus is where a CRM stands on the id field `onoffsync setup` creates, per kind of activity.
+type IDFieldStatus struct {
+	SMS, Call             string // the field's name when it exists and is usable, "" when not
+	SMSUnique, CallUnique bool   // the CRM enforces its uniqueness
+}
+
+// IDFieldResolver is an optional capability for `activity.id_field: auto`: an adapter that can say whether
+// the id field `onoffsync setup` creates exists. It asks the CRM afresh on each call (the loop calls it at
+// start and after each mapping reload). An error means the CRM could not be asked.
+type IDFieldResolver interface {
+	ResolveIDField(ctx context.Context) (IDFieldStatus, error)
 }

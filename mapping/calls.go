@@ -49,6 +49,7 @@ func callDirectionAlias(d string) string {
 func (p *parser) callsSpec(sms spec, builtin *spec) spec {
 	s := sms
 	s.prefix, s.callsNode = "calls.", nil
+	s.updates = nil // contact updates follow SMS only (updates.go)
 	s.fields, s.fieldsAt = nil, sms.callsAt
 	if builtin != nil {
 		s.fields, s.fieldsAt = builtin.fields, builtin.fieldsAt
@@ -59,8 +60,11 @@ func (p *parser) callsSpec(sms spec, builtin *spec) spec {
 	}
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if k := n.Content[i]; k.Value == "version" || k.Value == "calls" {
+			switch k := n.Content[i]; k.Value {
+			case "version", "calls":
 				p.errorf(k, "calls."+k.Value, "not allowed inside calls (want skip, match, create, owner, activity)")
+			case "contact_updates":
+				p.errorf(k, "calls."+k.Value, "contact updates follow SMS only: write them at the top level")
 			}
 		}
 	}

@@ -145,20 +145,9 @@ func (m *Mapping) Source() string { return m.source }
 // Skip returns why ev is not to be synced: the name of the first skip rule it matches (or a description of
 // the rule when it has no name), or "" to sync it.
 func (m *Mapping) Skip(ev crm.SMS) string {
-	ext := strings.ToLower(phone{ev.External}.String())
-	user := strings.ToLower(phone{ev.UserNumber}.String())
-	email := strings.ToLower(strings.TrimSpace(ev.UserEmail))
+	on := conditionsOf(ev)
 	for i, r := range m.s.skip {
-		if r.direction != "" && r.direction != ev.Direction {
-			continue
-		}
-		if r.external != nil && !matchAny(r.external, ext) {
-			continue
-		}
-		if r.userEmail != nil && !matchAny(r.userEmail, email) {
-			continue
-		}
-		if r.userNumber != nil && !matchAny(r.userNumber, user) {
+		if !r.matches(on) {
 			continue
 		}
 		if r.name != "" {
@@ -167,6 +156,28 @@ func (m *Mapping) Skip(ev crm.SMS) string {
 		return fmt.Sprintf("skip rule %d (%s:%d)", i+1, r.file, r.line)
 	}
 	return ""
+}
+
+// subject is what a rule's conditions look at in an SMS, normalised once.
+type subject struct {
+	direction, external, user, email string
+}
+
+func conditionsOf(ev crm.SMS) subject {
+	return subject{
+		direction: ev.Direction,
+		external:  strings.ToLower(phone{ev.External}.String()),
+		user:      strings.ToLower(phone{ev.UserNumber}.String()),
+		email:     strings.ToLower(strings.TrimSpace(ev.UserEmail)),
+	}
+}
+
+// matches reports whether every condition of r holds (a rule without conditions always matches).
+func (r skipRule) matches(s subject) bool {
+	return (r.direction == "" || r.direction == s.direction) &&
+		(r.external == nil || matchAny(r.external, s.external)) &&
+		(r.userEmail == nil || matchAny(r.userEmail, s.email)) &&
+		(r.userNumber == nil || matchAny(r.userNumber, s.user))
 }
 
 func matchAny(patterns []string, s string) bool {
@@ -233,8 +244,17 @@ func kindRank(kind string) int {
 	return 0
 }
 
-// NoMatch says what to do when no contact matches: NoMatchCreate, NoMatchLog or NoMatchSkip.
+// NoMatch says what to do when no contact matches: NoMatchCreate, NoMatchLog, NoMatchSkip or NoMatchPark.
 func (m *Mapping) NoMatch() string { return m.s.onNoMatch }
+
+// ParkRecheck is how often a parked SMS is matched again (match.park_recheck; default 1h, at least 1s).
+func (m *Mapping) ParkRecheck() time.Duration { return m.s.parkRecheck }
+
+// ParkFor is how long an SMS stays parked before ParkThen applies (match.park_for; default 168h).
+func (m *Mapping) ParkFor() time.Duration { return m.s.parkFor }
+
+// ParkThen is what happens to an SMS still unmatched after ParkFor: NoMatchLog (the default) or NoMatchSkip.
+func (m *Mapping) ParkThen() string { return m.s.parkThen }
 
 // NewContact renders the contact to create for ev when nothing matched. It fails with ErrNoIdentity when
 // ev has neither a valid number nor an email, when a template fails, and on Salesforce when LastName (or a
@@ -296,6 +316,9 @@ func (m *Mapping) Apply(ev crm.SMS, c *crm.Contact, ownerID string) (crm.Activit
 		Timestamp:     ev.Date,
 		IDField:       m.s.idField,
 		IDFieldUnique: m.s.idFieldUnique,
+	}
+	if a.IDField == IDFieldAuto { // not resolved (yet): no id field
+		a.IDField, a.IDFieldUnique = "", false
 	}
 	if c != nil {
 		a.ContactID, a.ContactKind = c.ID, c.Kind

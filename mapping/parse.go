@@ -72,6 +72,9 @@ type spec struct {
 	prefer      []string
 	onNoMatch   string
 	onNoMatchAt pos
+	parkRecheck time.Duration
+	parkFor     time.Duration
+	parkThen    string
 
 	createAt     pos
 	kind         string
@@ -94,6 +97,8 @@ type spec struct {
 	fields           []namedTmpl
 	fieldsAt         pos
 
+	updates []updateRule // contact_updates (updates.go)
+
 	callsNode *yaml.Node // the calls: section as written, parsed by callsSpec (calls.go)
 	callsAt   pos
 	prefix    string // "calls." for a calls spec: field paths in problems start with it
@@ -104,6 +109,7 @@ const (
 	NoMatchCreate = "create"
 	NoMatchLog    = "log_without_contact"
 	NoMatchSkip   = "skip"
+	NoMatchPark   = "park"
 
 	PreferContactBeforeLead = "contact_before_lead"
 	PreferLeadBeforeContact = "lead_before_contact"
@@ -112,19 +118,23 @@ const (
 )
 
 var (
-	matchKeys     = []string{"phone", "email"}
-	noMatchValues = []string{NoMatchCreate, NoMatchLog, NoMatchSkip}
-	preferValues  = []string{PreferContactBeforeLead, PreferLeadBeforeContact, PreferRecent, PreferOldest}
-	kinds         = []string{crm.KindContact, crm.KindLead}
-	directions    = []string{"SENT", "RECEIVED", "INBOUND", "OUTBOUND"} // a call's INBOUND is RECEIVED, OUTBOUND SENT
+	matchKeys      = []string{"phone", "email"}
+	noMatchValues  = []string{NoMatchCreate, NoMatchLog, NoMatchSkip, NoMatchPark}
+	parkThenValues = []string{NoMatchLog, NoMatchSkip}
+	preferValues   = []string{PreferContactBeforeLead, PreferLeadBeforeContact, PreferRecent, PreferOldest}
+	kinds          = []string{crm.KindContact, crm.KindLead}
+	directions     = []string{"SENT", "RECEIVED", "INBOUND", "OUTBOUND"} // a call's INBOUND is RECEIVED, OUTBOUND SENT
 )
 
 // neutral is the spec every mapping starts from when no CRM is named (and the built-ins themselves).
 func neutral() spec {
 	return spec{
-		prefer:    []string{PreferRecent},
-		onNoMatch: NoMatchLog,
-		kind:      crm.KindContact,
+		prefer:      []string{PreferRecent},
+		onNoMatch:   NoMatchLog,
+		parkRecheck: time.Hour,
+		parkFor:     168 * time.Hour,
+		parkThen:    NoMatchLog,
+		kind:        crm.KindContact,
 	}
 }
 
@@ -238,6 +248,24 @@ func (p *parser) enum(v *yaml.Node, field string, values []string) (string, bool
 		return "", false
 	}
 	return s, true
+}
+
+// duration reads a Go duration ("90s", "1h", "168h") of at least least.
+func (p *parser) duration(v *yaml.Node, field string, least time.Duration) (time.Duration, bool) {
+	s, ok := p.str(v, field)
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		p.errorf(v, field, "%q is not a duration (e.g. 30s, 1h, 168h)", s)
+		return 0, false
+	case d < least:
+		p.errorf(v, field, "%s is shorter than the least accepted, %s", d, least)
+		return 0, false
+	}
+	return d, true
 }
 
 // list reads a sequence of strings; a single string is a list of one.
@@ -382,7 +410,10 @@ func (p *parser) parseSpec(root *yaml.Node, base spec) spec {
 				p.errorf(v, f, "unsupported version %q (want 1)", v.Value)
 			}
 		},
-		"skip":  func(_, v *yaml.Node, f string) { s.skip = p.skipRules(v, f) },
+		"skip": func(_, v *yaml.Node, f string) { s.skip = p.skipRules(v, f) },
+		"contact_updates": func(_, v *yaml.Node, f string) {
+			s.updates = p.parseUpdates(v, f)
+		},
 		"calls": func(k, v *yaml.Node, f string) { s.callsNode, s.callsAt = v, p.at(k) },
 		"match": func(_, v *yaml.Node, f string) {
 			p.object(v, f, map[string]func(k, v *yaml.Node, f string){
@@ -404,6 +435,21 @@ func (p *parser) parseSpec(root *yaml.Node, base spec) spec {
 				"on_no_match": func(_, v *yaml.Node, f string) {
 					if e, ok := p.enum(v, f, noMatchValues); ok {
 						s.onNoMatch, s.onNoMatchAt = e, p.at(v)
+					}
+				},
+				"park_recheck": func(_, v *yaml.Node, f string) {
+					if d, ok := p.duration(v, f, time.Second); ok {
+						s.parkRecheck = d
+					}
+				},
+				"park_for": func(_, v *yaml.Node, f string) {
+					if d, ok := p.duration(v, f, time.Second); ok {
+						s.parkFor = d
+					}
+				},
+				"park_then": func(_, v *yaml.Node, f string) {
+					if e, ok := p.enum(v, f, parkThenValues); ok {
+						s.parkThen = e
 					}
 				},
 			})
@@ -473,41 +519,48 @@ func (p *parser) skipRules(v *yaml.Node, field string) []skipRule {
 		n = deref(n)
 		f := fmt.Sprintf("%s[%d]", field, i)
 		r := skipRule{pos: p.at(n)}
-		conds := 0
-		patterns := func(dst *[]string) func(_, v *yaml.Node, f string) {
-			return func(_, v *yaml.Node, f string) {
-				l, ok := p.list(v, f)
-				if !ok {
-					return
-				}
-				for j, pat := range l {
-					if _, err := path.Match(pat, ""); err != nil {
-						p.errorf(v, fmt.Sprintf("%s[%d]", f, j), "bad pattern %q: %v", pat, err)
-						continue
-					}
-					*dst = append(*dst, strings.ToLower(pat))
-				}
-				conds++
-			}
-		}
-		p.object(n, f, map[string]func(k, v *yaml.Node, f string){
-			"name":            func(_, v *yaml.Node, f string) { r.name, _ = p.str(v, f) },
-			"external_number": patterns(&r.external),
-			"user_email":      patterns(&r.userEmail),
-			"user_number":     patterns(&r.userNumber),
-			"direction": func(_, v *yaml.Node, f string) {
-				if d, ok := p.enum(v, f, directions); ok {
-					r.direction = callDirectionAlias(d)
-					conds++
-				}
-			},
-		})
-		if conds == 0 && n.Kind == yaml.MappingNode {
+		handlers, conds := p.conditions(&r)
+		handlers["name"] = func(_, v *yaml.Node, f string) { r.name, _ = p.str(v, f) }
+		p.object(n, f, handlers)
+		if *conds == 0 && n.Kind == yaml.MappingNode {
 			p.errorf(n, f, "a skip rule needs at least one condition (external_number, user_email, user_number, direction)")
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// conditions returns the handlers of the conditions a skip rule (and a contact update's when) is made of,
+// filling r, and a count of the conditions read.
+func (p *parser) conditions(r *skipRule) (map[string]func(k, v *yaml.Node, f string), *int) {
+	conds := new(int)
+	patterns := func(dst *[]string) func(_, v *yaml.Node, f string) {
+		return func(_, v *yaml.Node, f string) {
+			l, ok := p.list(v, f)
+			if !ok {
+				return
+			}
+			for j, pat := range l {
+				if _, err := path.Match(pat, ""); err != nil {
+					p.errorf(v, fmt.Sprintf("%s[%d]", f, j), "bad pattern %q: %v", pat, err)
+					continue
+				}
+				*dst = append(*dst, strings.ToLower(pat))
+			}
+			*conds++
+		}
+	}
+	return map[string]func(k, v *yaml.Node, f string){
+		"external_number": patterns(&r.external),
+		"user_email":      patterns(&r.userEmail),
+		"user_number":     patterns(&r.userNumber),
+		"direction": func(_, v *yaml.Node, f string) {
+			if d, ok := p.enum(v, f, directions); ok {
+				r.direction = callDirectionAlias(d)
+				*conds++
+			}
+		},
+	}, conds
 }
 
 func (p *parser) ownerMap(v *yaml.Node, field string) map[string]string {
@@ -557,6 +610,14 @@ func check(s spec, crmName string, ps *problems) {
 			add(s.onNoMatchAt, "match.on_no_match", "the log destination cannot create contacts")
 		}
 	}
+	if s.onNoMatch == NoMatchPark {
+		if len(s.keys) == 0 {
+			add(s.onNoMatchAt, "match.on_no_match", "park needs at least one match key (match.keys), or no parked SMS could ever match")
+		}
+		if crmName == "log" {
+			add(s.onNoMatchAt, "match.on_no_match", "the log destination has no contacts to wait for")
+		}
+	}
 	var nameRE *regexp.Regexp
 	var reserved []string
 	switch crmName {
@@ -589,15 +650,19 @@ func check(s spec, crmName string, ps *problems) {
 				add(s.createAt, "create.company", "required to create a Salesforce lead (Company)")
 			}
 		}
-		if s.idField != "" && !strings.HasSuffix(s.idField, "__c") {
+		if s.idField != "" && s.idField != IDFieldAuto && !strings.HasSuffix(s.idField, "__c") {
 			add(s.idFieldAt, "activity.id_field", "%q is not a custom field (an external-ID field ends in __c)", s.idField)
 		}
 	}
 	if s.idFieldUnique && s.idField == "" {
 		add(s.idFieldUniqueAt, "activity.id_field_unique", "needs activity.id_field")
 	}
+	if s.idFieldUnique && s.idField == IDFieldAuto {
+		add(s.idFieldUniqueAt, "activity.id_field_unique", "needs activity.id_field naming a field (auto reads uniqueness from the CRM)")
+	}
+	checkUpdates(s, crmName, nameRE, ps)
 	if nameRE != nil {
-		if s.idField != "" && !nameRE.MatchString(s.idField) {
+		if s.idField != "" && s.idField != IDFieldAuto && !nameRE.MatchString(s.idField) {
 			add(s.idFieldAt, "activity.id_field", "%q is not a valid %s field name", s.idField, crmName)
 		}
 		for _, group := range []struct {

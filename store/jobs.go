@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -17,13 +18,14 @@ const (
 	Pending  = "pending"   // waiting for its first (or a released) attempt
 	InFlight = "in_flight" // claimed by the sync loop; found at startup, it becomes pending and ambiguous
 	Retrying = "retrying"  // failed, waiting for NextAttempt
+	Parked   = "parked"    // no contact matched yet: matched again at NextAttempt, until the mapping's park_for
 	Done     = "done"      // logged in the CRM; RecordID says where
 	Skipped  = "skipped"   // a mapping rule chose not to sync it
 	Dead     = "dead"      // given up: LastError says why; an admin can retry or drop it
 )
 
 // States lists every job state in display order.
-var States = []string{Pending, InFlight, Retrying, Done, Skipped, Dead}
+var States = []string{Pending, InFlight, Retrying, Parked, Done, Skipped, Dead}
 
 func active(state string) bool { return state == Pending || state == InFlight || state == Retrying }
 
@@ -36,12 +38,22 @@ type Job struct {
 	Created     time.Time `json:"created"`
 	NextAttempt time.Time `json:"next_attempt"`
 	SentAt      time.Time `json:"sent_at,omitzero"` // when an attempt was last claimed to go out
-	Finished    time.Time `json:"finished,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	RecordID    string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
-	ContactID   string    `json:"contact_id,omitempty"` // the CRM contact it was logged on
+	// FirstSent is when the first attempt was claimed to go out (zero for jobs stored before it existed: Created
+	// bounds it then). A look-up of an ambiguous attempt by content ignores records created before it.
+	FirstSent time.Time `json:"first_sent,omitzero"`
+	Finished  time.Time `json:"finished,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	RecordID  string    `json:"record_id,omitempty"`  // the CRM's id of the logged activity
+	ContactID string    `json:"contact_id,omitempty"` // the CRM contact it was logged on
 	// Ambiguous marks a job whose last attempt may have reached the CRM (timeout, crash after sending).
 	Ambiguous bool `json:"ambiguous,omitempty"`
+	// ParkedAt is when the job was first parked (no contact matched); it stays set once the job moves on.
+	ParkedAt time.Time `json:"parked_at,omitzero"`
+	// ContactUpdate is the second phase of a job whose activity is logged (RecordID) while the contact
+	// update its mapping asked for is not yet applied, as the sync loop encoded it: a claim of the job
+	// resumes there, so a crash between the two phases neither loses the update nor logs the SMS again.
+	// It stays set once the job is done.
+	ContactUpdate json.RawMessage `json:"contact_update,omitempty"`
 }
 
 // Claimed is a job handed to the sync loop, with its event.
@@ -102,6 +114,18 @@ func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 	}
 	if isDue && (!wasDue || !prev.NextAttempt.Equal(j.NextAttempt)) {
 		if err := due.Put(dueKey(dest, j.NextAttempt, seq), nil); err != nil {
+			return err
+		}
+	}
+	wasParked, isParked := old == Parked, j.State == Parked
+	if wasParked && (!isParked || !prev.NextAttempt.Equal(j.NextAttempt)) {
+		if err := tx.Bucket(bParked).Delete(dueKey(dest, prev.NextAttempt, seq)); err != nil {
+			return err
+		}
+	}
+	if isParked && (!wasParked || !prev.NextAttempt.Equal(j.NextAttempt)) {
+		tx.Bucket(bParked).FillPercent = appendFill
+		if err := tx.Bucket(bParked).Put(dueKey(dest, j.NextAttempt, seq), nil); err != nil {
 			return err
 		}
 	}
@@ -174,6 +198,9 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 			if !j.Ambiguous {
 				j.SentAt = now
 			}
+			if j.FirstSent.IsZero() {
+				j.FirstSent = now
+			}
 			if err := s.putJob(tx, k, j, &prev); err != nil {
 				return err
 			}
@@ -195,7 +222,10 @@ func (s *Store) Claim(dest string, now time.Time, max int) (jobs []Claimed, next
 type Outcome struct {
 	Dest  string
 	Seq   uint64
-	State string // Done, Skipped, Retrying, Dead, or Pending (handed back without counting an attempt)
+	State string // Done, Skipped, Retrying, Dead, Parked, or Pending (handed back without counting an attempt)
+	// Recheck marks the outcome of a parked job's recheck, which read the job without claiming it: it is
+	// recorded only if the job is still parked (an admin may have retried or dropped it meanwhile).
+	Recheck bool
 	// Attempted counts an attempt (false for rate limits and pauses, which are not the job's fault).
 	Attempted   bool
 	NextAttempt time.Time
@@ -204,6 +234,9 @@ type Outcome struct {
 	ContactID   string
 	Ambiguous   bool
 	Sent        bool // a request went out for it (sets SentAt)
+	// ContactUpdate, when set, records the job's second phase (Job.ContactUpdate): with State InFlight it
+	// marks the activity logged while the job stays claimed for its contact update.
+	ContactUpdate json.RawMessage
 }
 
 // Complete records outcomes in one durable write. The CRM record id in a Done outcome is what prevents a
@@ -220,6 +253,9 @@ func (s *Store) Complete(outs []Outcome) error {
 			if err != nil {
 				return err
 			}
+			if o.Recheck && j.State != Parked {
+				continue
+			}
 			prev := *j
 			j.State = o.State
 			if o.Attempted {
@@ -235,11 +271,17 @@ func (s *Store) Complete(outs []Outcome) error {
 			if o.ContactID != "" {
 				j.ContactID = o.ContactID
 			}
+			if o.ContactUpdate != nil {
+				j.ContactUpdate = o.ContactUpdate
+			}
 			if o.Sent {
 				j.SentAt = now
 			}
 			j.Ambiguous = o.Ambiguous || (j.Ambiguous && o.State != Done && !o.Sent)
-			if !active(o.State) {
+			if o.State == Parked && j.ParkedAt.IsZero() {
+				j.ParkedAt = now
+			}
+			if !active(o.State) && o.State != Parked {
 				j.Finished = now
 			}
 			if err := s.putJob(tx, k, j, &prev); err != nil {
@@ -365,14 +407,11 @@ func (s *Store) DropDead(sel Selector) (int, error) {
 	err := s.update(func(tx *bolt.Tx) error {
 		n = 0
 		for _, k := range sel.keys(tx) {
-			dest, _ := splitJobKey(k)
-			if err := tx.Bucket(bJobs).Delete(k); err != nil {
+			j, err := getJob(tx, k)
+			if err != nil {
 				return err
 			}
-			if err := tx.Bucket(bDead).Delete(k); err != nil {
-				return err
-			}
-			if err := s.addCount(tx, dest, Dead, -1); err != nil {
+			if err := s.removeJob(tx, j); err != nil {
 				return err
 			}
 			n++

@@ -128,10 +128,13 @@ func (s *Store) sweepIDs(from []byte, cutoff time.Time) (next []byte, err error)
 	return next, err
 }
 
-// finished reports whether none of e's jobs is still queued (pending, in flight or retrying).
+// finished reports whether none of e's jobs is still queued (pending, in flight or retrying) or parked.
 func finished(tx *bolt.Tx, e Event) bool {
 	for _, d := range e.Dests {
 		if tx.Bucket(bQueue).Get(jobKey(d, e.Seq)) != nil {
+			return false
+		}
+		if j, err := getJob(tx, jobKey(d, e.Seq)); err == nil && j.State == Parked {
 			return false
 		}
 	}
@@ -147,17 +150,7 @@ func (s *Store) deleteEvent(tx *bolt.Tx, e Event) error {
 		if err != nil {
 			continue // a dropped dead letter
 		}
-		for _, b := range [][]byte{bJobs, bQueue, bDead} {
-			if err := tx.Bucket(b).Delete(k); err != nil {
-				return err
-			}
-		}
-		if waiting(j.State) {
-			if err := tx.Bucket(bDue).Delete(dueKey(d, j.NextAttempt, e.Seq)); err != nil {
-				return err
-			}
-		}
-		if err := s.addCount(tx, d, j.State, -1); err != nil {
+		if err := s.removeJob(tx, j); err != nil {
 			return err
 		}
 	}

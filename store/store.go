@@ -45,7 +45,8 @@ var (
 	bCounts     = []byte("counts")     // dest 0 state -> uint64
 	bDue        = []byte("due")        // dest 0 next attempt (unix ns) seq -> nil, for pending and retrying jobs
 	bContacts   = []byte("contacts")   // dest 0 query key -> CachedContact
-	allBuckets  = [][]byte{bMeta, bEvents, bIDs, bJobs, bQueue, bDead, bQuarantine, bCounts, bContacts, bDue}
+	bParked     = []byte("parked")     // dest 0 next recheck (unix ns) seq -> nil, for parked jobs
+	allBuckets  = [][]byte{bMeta, bEvents, bIDs, bJobs, bQueue, bDead, bQuarantine, bCounts, bContacts, bDue, bParked}
 )
 
 // appendFill is how full bbolt fills a page before splitting it in buckets whose keys mostly grow (events,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/onoffsync/onoffsync/connector"
 	"github.com/onoffsync/onoffsync/crm"
+	"github.com/onoffsync/onoffsync/mapping"
 )
 
 func cmdCheck(e *env, args []string) error {
@@ -22,10 +23,13 @@ func cmdCheck(e *env, args []string) error {
 		return err
 	}
 	var probs []string
+	mappings := map[string]*mapping.Mapping{}
 	for _, d := range cfg.Destinations {
-		if _, err := connector.LoadMapping(d); err != nil {
+		m, err := connector.LoadMapping(d)
+		if err != nil {
 			probs = append(probs, err.Error())
 		}
+		mappings[d.Name] = m
 	}
 	if len(probs) > 0 {
 		return fmt.Errorf("invalid mapping:\n%s", strings.Join(probs, "\n"))
@@ -49,9 +53,21 @@ func cmdCheck(e *env, args []string) error {
 		}
 		ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 		summary, err := checker.Check(ctx)
+		var fieldProbs []string
+		if err == nil {
+			fieldProbs, err = checkUpdateFields(ctx, client, mappings[d.Name])
+		}
 		cancel()
 		if err != nil {
 			fmt.Fprintf(e.stdout, "  %s (%s): FAILED: %v\n", d.Name, d.Type, err)
+			failed++
+			continue
+		}
+		if len(fieldProbs) > 0 {
+			fmt.Fprintf(e.stdout, "  %s (%s): FAILED: %s\n", d.Name, d.Type, summary)
+			for _, p := range fieldProbs {
+				fmt.Fprintf(e.stdout, "    %s\n", p)
+			}
 			failed++
 			continue
 		}
@@ -61,4 +77,29 @@ func cmdCheck(e *env, args []string) error {
 		return fmt.Errorf("%d destination(s) failed the online check", failed)
 	}
 	return nil
+}
+
+// checkUpdateFields asks the CRM whether the fields the mapping's contact_updates set exist and can be
+// written, and returns each problem as "file:line: field: problem".
+func checkUpdateFields(ctx context.Context, client crm.Client, m *mapping.Mapping) ([]string, error) {
+	fc, ok := client.(crm.ContactFieldChecker)
+	if !ok || m == nil || !m.HasContactUpdates() {
+		return nil, nil
+	}
+	fields := m.UpdateFields()
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.Name
+	}
+	found, err := fc.CheckContactFields(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i, f := range fields {
+		for _, p := range found[i] {
+			out = append(out, mapping.Problem{File: f.File, Line: f.Line, Field: f.Field, Msg: p}.String())
+		}
+	}
+	return out, nil
 }

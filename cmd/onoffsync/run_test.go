@@ -121,6 +121,9 @@ func TestMappingDefault(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "\nactivity:") || !strings.Contains(out, "\ncalls:\n") {
 			t.Errorf("mapping default %s: exit %d, %q; want the SMS and the calls sections", typ, code, out)
 		}
+		if typ != "log" && (!strings.Contains(out, "\ncontact_updates: []\n") || !strings.Contains(out, "#       keywords: [STOP, STOP SMS, ARRET, UNSUBSCRIBE]\n")) {
+			t.Errorf("mapping default %s: %q; want contact_updates with a commented opt-out example", typ, out)
+		}
 	}
 }
 
@@ -156,6 +159,28 @@ func TestMappingPreviewGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMappingPreviewContactUpdate: preview shows what contact_updates would set, and nothing for a body that
+// is not a keyword.
+func TestMappingPreviewContactUpdate(t *testing.T) {
+	dir := t.TempDir()
+	mappingPath := filepath.Join(dir, "hs.yaml")
+	os.WriteFile(mappingPath, []byte("contact_updates:\n  - name: opt-out\n    when: {keywords: [STOP, ARRET]}\n    set: {sms_opt_out: \"true\"}\n"), 0o600)
+	cfg := writeConfig(t, minimalConfig+fmt.Sprintf("  - {name: hs, type: hubspot, token: t, mapping: %q}\n", mappingPath))
+	for body, want := range map[string]string{"Arrêt": `"fields": {
+      "sms_opt_out": "true"
+    }`, "hello": ""} {
+		payload := filepath.Join(dir, "event.json")
+		os.WriteFile(payload, []byte(`{"id":"p1","smsDirection":"RECEIVED","date":"2024-05-20T14:30:00Z","onoffUserNumber":"+33698765432","externalNumber":"06 12 34 56 78","body":"`+body+`"}`), 0o600)
+		code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k"}, "mapping", "preview", "--config", cfg, "--destination", "hs", "--payload", payload)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		if got := strings.Contains(out, "contact_update_if_matched"); got != (want != "") || !strings.Contains(out, want) {
+			t.Errorf("body %q: preview %s; want contact update %q", body, out, want)
+		}
 	}
 }
 
@@ -276,6 +301,29 @@ func TestCheckOnline(t *testing.T) {
 	}
 	if strings.Contains(out+errs, "pat-bad") {
 		t.Error("the token was printed")
+	}
+}
+
+// TestCheckOnlineContactUpdateFields: offline check accepts contact properties it cannot know; check
+// --online asks HubSpot and names the rule's field that does not exist, with its line.
+func TestCheckOnlineContactUpdateFields(t *testing.T) {
+	hs := hubspottest.New(hubspottest.Options{Tokens: []string{"pat-good"}})
+	defer hs.Close()
+	hs.DeclareProperty("contacts", hubspottest.Property{Name: "sms_opt_out", Type: "bool"})
+	mappingPath := filepath.Join(t.TempDir(), "hs.yaml")
+	doc := "contact_updates:\n  - when: {keywords: [STOP]}\n    set:\n      sms_opt_out: \"true\"\n  - set:\n      last_sms_date: \"{{ .Event.Date }}\"\n"
+	if err := os.WriteFile(mappingPath, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, minimalConfig+fmt.Sprintf("  - {name: hs, type: hubspot, token: pat-good, base_url: %q, mapping: %q}\n", hs.URL, mappingPath))
+	env := map[string]string{"ONOFF_API_KEY": "k"}
+	if code, out, errs := runCmd(t, env, "check", "--config", cfg); code != 0 {
+		t.Errorf("offline check: exit %d, %s %s", code, out, errs)
+	}
+	code, out, errs := runCmd(t, env, "check", "--online", "--config", cfg)
+	want := mappingPath + `:6: contact_updates[1].set.last_sms_date: no property "last_sms_date" on HubSpot contacts`
+	if code != 1 || !strings.Contains(out, "hs (hubspot): FAILED") || !strings.Contains(out, want) || strings.Contains(out, "sms_opt_out:") {
+		t.Errorf("online check: exit %d, %s %s; want a failure naming only %s", code, out, errs, want)
 	}
 }
 

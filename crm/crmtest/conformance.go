@@ -31,6 +31,9 @@ type Harness struct {
 	Settle func()
 	// NewContactKind is the kind CreateContact is asked for (crm.KindContact for HubSpot, lead for Salesforce).
 	NewContactKind string
+	// UpdateField is a standard contact field the adapter's crm.ContactUpdater can set ("firstname",
+	// "FirstName"); "" skips the contact update checks.
+	UpdateField string
 }
 
 // Seed is a contact to store in a fake.
@@ -61,6 +64,31 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		l := h.Client.Limits()
 		if l.SearchBatch < 1 || l.WriteBatch < 1 {
 			t.Errorf("Limits() = %+v, want batches >= 1", l)
+		}
+	})
+
+	t.Run("UpdateContacts", func(t *testing.T) {
+		h := newHarness(t)
+		u, ok := h.Client.(crm.ContactUpdater)
+		if !ok || h.UpdateField == "" {
+			t.Skip("no contact updates")
+		}
+		id := h.SeedContact(t, Seed{FirstName: "Old", LastName: "Name", Phone: "+33612345671"})
+		ups := []crm.ContactUpdate{
+			{ContactID: id, Kind: crm.KindContact, Fields: map[string]string{h.UpdateField: "New"}},
+			{ContactID: "003000000000000AAA", Kind: crm.KindContact, Fields: map[string]string{h.UpdateField: "New"}},
+		}
+		for range 2 { // an update sent again is harmless
+			res, err := u.UpdateContacts(ctx, ups)
+			if err != nil {
+				t.Fatalf("UpdateContacts: %v", err)
+			}
+			if len(res) != 2 || res[0].Err != nil || res[0].ID != id {
+				t.Fatalf("results %+v, want contact %s updated", res, id)
+			}
+			if ce := crm.Classify(res[1].Err); ce == nil || ce.Code != crm.CodeContactGone {
+				t.Errorf("unknown contact: %v, want %s", res[1].Err, crm.CodeContactGone)
+			}
 		}
 	})
 

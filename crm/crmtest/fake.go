@@ -17,9 +17,10 @@ const (
 	MethodOwner  = "ResolveOwner"
 	MethodLog    = "LogActivities"
 	MethodLookup = "FindActivities"
+	MethodUpdate = "UpdateContacts"
 )
 
-// Fake is a scriptable in-memory crm.Client (and crm.ActivityFinder) for the sync loop's tests: it holds
+// Fake is a scriptable in-memory crm.Client (and crm.ActivityFinder, crm.ContactUpdater) for the sync loop's tests: it holds
 // contacts, owners and logged activities, counts calls, and fails the next calls of a method on demand.
 // It is safe for concurrent use.
 type Fake struct {
@@ -39,7 +40,9 @@ type Fake struct {
 	onCall     func(method string)
 	throttle   crm.Throttle
 	rateLimits []crm.RateLimit
-	e164       map[string]string // region|stored phone -> E.164, so matching stays cheap with many contacts
+	e164       map[string]string            // region|stored phone -> E.164, so matching stays cheap with many contacts
+	fields     map[string]map[string]string // contact id -> the fields UpdateContacts set
+	updates    []crm.ContactUpdate          // every update applied, in order
 }
 
 // samePhone is crm.SamePhone with its parse of the stored number memoised (caller holds f.mu).
@@ -148,7 +151,8 @@ func (f *Fake) FailAfterApply(n int, err error) {
 	}
 }
 
-// FailItem makes the activity with this SourceID fail with err in its next n LogActivities calls, alone.
+// FailItem makes the activity with this SourceID fail with err in its next n LogActivities calls, alone (or,
+// given a contact id, that contact's item in its next n UpdateContacts calls).
 func (f *Fake) FailItem(sourceID string, n int, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -327,6 +331,69 @@ func (f *Fake) FindActivities(ctx context.Context, acts []crm.Activity) ([]strin
 // IndexLag returns what SetIndexLag set.
 func (f *Fake) IndexLag(crm.Activity) time.Duration { f.mu.Lock(); defer f.mu.Unlock(); return f.lag }
 
+// UpdateContacts sets fields on held contacts. Like the real CRMs it refuses a call naming one contact twice,
+// and fails the item of a contact it does not hold with CodeContactGone.
+func (f *Fake) UpdateContacts(ctx context.Context, ups []crm.ContactUpdate) ([]crm.Result, error) {
+	if err := f.enter(MethodUpdate, len(ups)); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, u := range ups {
+		if seen[u.ContactID] {
+			return nil, &crm.Error{Action: crm.Permanent, Status: 400, Code: "VALIDATION_ERROR",
+				Message: "Duplicate IDs found in batch input: [" + u.ContactID + "]. IDs must be unique"}
+		}
+		seen[u.ContactID] = true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fields == nil {
+		f.fields = map[string]map[string]string{}
+	}
+	res := make([]crm.Result, len(ups))
+	for i, u := range ups {
+		if q := f.itemErrors[u.ContactID]; len(q) > 0 {
+			res[i].Err, f.itemErrors[u.ContactID] = q[0], q[1:]
+			continue
+		}
+		held := false
+		for _, c := range f.contacts {
+			held = held || c.ID == u.ContactID
+		}
+		if !held {
+			res[i].Err = &crm.Error{Action: crm.Permanent, Status: 404, Code: crm.CodeContactGone, Message: "contact " + u.ContactID + " does not exist"}
+			continue
+		}
+		if f.fields[u.ContactID] == nil {
+			f.fields[u.ContactID] = map[string]string{}
+		}
+		for k, v := range u.Fields {
+			f.fields[u.ContactID][k] = v
+		}
+		f.updates = append(f.updates, u)
+		res[i].ID = u.ContactID
+	}
+	return res, nil
+}
+
+// ContactFields returns the fields UpdateContacts set on a contact.
+func (f *Fake) ContactFields(id string) map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range f.fields[id] {
+		out[k] = v
+	}
+	return out
+}
+
+// Updates returns every update applied, in order.
+func (f *Fake) Updates() []crm.ContactUpdate {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]crm.ContactUpdate(nil), f.updates...)
+}
+
 // Errors a test scripts with.
 var (
 	ErrServer   = &crm.Error{Action: crm.Retry, Status: 503, Message: "service unavailable"}
@@ -345,3 +412,9 @@ func RateLimit(d time.Duration) *crm.Error {
 func DailyCap(until time.Time) *crm.Error {
 	return &crm.Error{Action: crm.RateLimited, Status: 429, Code: "DAILY", Daily: true, Until: until, Limit: "requests"}
 }
+
+var (
+	_ crm.Client         = (*Fake)(nil)
+	_ crm.ActivityFinder = (*Fake)(nil)
+	_ crm.ContactUpdater = (*Fake)(nil)
+)

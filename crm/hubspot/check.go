@@ -34,6 +34,8 @@ type MappingFields struct {
 	// (when the destination syncs calls; the id field defaults to the SMS section's).
 	CallFields  []string
 	CallIDField string
+	// ContactUpdateFields are the contact properties contact_updates set.
+	ContactUpdateFields []string
 }
 
 // Finding is one problem with a field the mapping names. Key is the mapping key that names it
@@ -114,6 +116,9 @@ func (c *Client) CheckMapping(ctx context.Context, m MappingFields) (Report, err
 	if m.CallIDField != "" {
 		refs = append(refs, ref{"calls.activity.id_field", "calls", m.CallIDField})
 	}
+	for _, f := range m.ContactUpdateFields {
+		refs = append(refs, ref{"contact_updates", "contacts", f})
+	}
 	unreadable := false
 	for _, f := range refs {
 		if !propertyName.MatchString(f.name) {
@@ -156,6 +161,28 @@ func (c *Client) CheckMapping(ctx context.Context, m MappingFields) (Report, err
 	}
 	r.Scopes = sc
 	return r, nil
+}
+
+// CheckContactFields checks contact_updates properties on contacts (crm.ContactFieldChecker): each must
+// exist and not be calculated by HubSpot.
+func (c *Client) CheckContactFields(ctx context.Context, names []string) ([][]string, error) {
+	out := make([][]string, len(names))
+	for i, n := range names {
+		if !propertyName.MatchString(n) {
+			out[i] = []string{fmt.Sprintf("%q is not a HubSpot property name", n)}
+			continue
+		}
+		p, ok, err := c.property(ctx, "contacts", n)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("check contact property %s: %w", n, err)
+		case !ok:
+			out[i] = []string{fmt.Sprintf("no property %q on HubSpot contacts: create it (Settings > Properties > Contact properties), or fix the mapping", n)}
+		case p.Calculated || slices.Contains([]string{"hs_object_id", "createdate", "lastmodifieddate"}, n):
+			out[i] = []string{fmt.Sprintf("%q is calculated by HubSpot and cannot be written", n)}
+		}
+	}
+	return out, nil
 }
 
 // neededScopes are the scopes a mapping needs.

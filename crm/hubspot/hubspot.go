@@ -436,8 +436,11 @@ func (c *Client) classify(ctx context.Context, status int, ae *apiError, h http.
 }
 
 var (
-	_ crm.Client         = (*Client)(nil)
-	_ crm.ActivityFinder = (*Client)(nil)
-	_ crm.Checker        = (*Client)(nil)
-	_ crm.RateLimiter    = (*Client)(nil)
+	_ crm.Client              = (*Client)(nil)
+	_ crm.ActivityFinder      = (*Client)(nil)
+	_ crm.ContentFinder       = (*Client)(nil)
+	_ crm.Checker             = (*Client)(nil)
+	_ crm.RateLimiter         = (*Client)(nil)
+	_ crm.ContactUpdater      = (*Client)(nil)
+	_ crm.ContactFieldChecker = (*Client)(nil)
 )

@@ -97,6 +97,7 @@ func newHarness(t *testing.T) *crmtest.Harness {
 		},
 		Settle:         e.srv.Settle,
 		NewContactKind: crm.KindContact,
+		UpdateField:    "firstname",
 	}
 }
 

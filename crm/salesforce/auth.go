@@ -24,6 +24,20 @@ import (
 type session struct {
 	token       string
 	instanceURL string
+	userID      string // the integration user: the last segment of the token answer's identity URL ("id")
+}
+
+// userOf reads the user id from an identity URL (https://login.salesforce.com/id/<org id>/<user id>).
+func userOf(identity string) string {
+	u, err := url.Parse(identity)
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 3 || parts[len(parts)-3] != "id" || !recordID.MatchString(parts[len(parts)-1]) {
+		return ""
+	}
+	return parts[len(parts)-1]
 }
 
 // authenticator fetches a NEW session each time it is called (no caching: the Client caches).
@@ -117,11 +131,12 @@ func (c *Client) jwtBearer(ctx context.Context, tokenURL string, cfg Config, key
 	var ok struct {
 		AccessToken string `json:"access_token"`
 		InstanceURL string `json:"instance_url"`
+		ID          string `json:"id"`
 	}
 	if err := json.Unmarshal(body, &ok); err != nil || ok.AccessToken == "" || ok.InstanceURL == "" {
 		return session{}, &crm.Error{Action: crm.Retry, Status: resp.StatusCode, NotSent: true, Message: "token response without access_token or instance_url"}
 	}
-	return session{token: ok.AccessToken, instanceURL: strings.TrimRight(ok.InstanceURL, "/")}, nil
+	return session{token: ok.AccessToken, instanceURL: strings.TrimRight(ok.InstanceURL, "/"), userID: userOf(ok.ID)}, nil
 }
 
 func fromOAuth2(tok *oauth2.Token, err error) (session, error) {
@@ -137,7 +152,8 @@ func fromOAuth2(tok *oauth2.Token, err error) (session, error) {
 	if tok.AccessToken == "" || inst == "" {
 		return session{}, &crm.Error{Action: crm.Retry, Message: "token response without access_token or instance_url"}
 	}
-	return session{token: tok.AccessToken, instanceURL: strings.TrimRight(inst, "/")}, nil
+	id, _ := tok.Extra("id").(string)
+	return session{token: tok.AccessToken, instanceURL: strings.TrimRight(inst, "/"), userID: userOf(id)}, nil
 }
 
 // grantError classifies a refused token request: 4xx (invalid_grant, invalid_client, ...) pauses the

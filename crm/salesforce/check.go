@@ -12,6 +12,7 @@ const (
 	UseCreate   = "create"   // a field set on the Lead or Contact created when nothing matches (create.*)
 	UseActivity = "activity" // a Task field the mapping renders (activity.fields)
 	UseID       = "id"       // the Task external-ID field (activity.id_field)
+	UseUpdate   = "update"   // a field contact_updates sets on the matched Contact or Lead
 )
 
 // FieldRef is a field a mapping names, and where: CheckFields echoes File, Line and Key into its findings.
@@ -91,6 +92,8 @@ func checkRef(objs map[string]*objectInfo, r FieldRef) []string {
 		return checkWritable(objs["Task"], r.Name)
 	case UseID:
 		return checkIDField(objs["Task"], r)
+	case UseUpdate:
+		return checkUpdatable(objs["Contact"], objs["Lead"], r.Name)
 	}
 	return []string{fmt.Sprintf("unknown use %q", r.Use)}
 }
@@ -132,6 +135,45 @@ func checkWritable(o *objectInfo, name string) []string {
 		return []string{fmt.Sprintf("%s.%s is not createable by the integration user (read-only, or field-level security gives read access only)", o.name, name)}
 	}
 	return nil
+}
+
+// checkUpdatable reports a contact_updates field that Contact or Lead lacks or the integration user cannot
+// update: an SMS matched to a record of that object would fail its update.
+func checkUpdatable(contact, lead *objectInfo, name string) []string {
+	var probs []string
+	for _, o := range []*objectInfo{contact, lead} {
+		f, ok := o.fields[name]
+		switch {
+		case o.missing:
+		case !ok:
+			probs = append(probs, fmt.Sprintf("no field %s on %s%s: an SMS matched to a %s fails its update", name, o.name, hiddenHint, o.name))
+		case !f.Updateable:
+			probs = append(probs, fmt.Sprintf("%s.%s is not updateable by the integration user (read-only, or field-level security gives read access only)", o.name, name))
+		}
+	}
+	return probs
+}
+
+// CheckContactFields checks contact_updates fields on Contact and Lead (crm.ContactFieldChecker).
+func (c *Client) CheckContactFields(ctx context.Context, names []string) ([][]string, error) {
+	refs := make([]FieldRef, len(names))
+	for i, n := range names {
+		refs[i] = FieldRef{Use: UseUpdate, Name: n, Key: n}
+	}
+	c.Reload()
+	objs := map[string]*objectInfo{}
+	for _, o := range []string{"Contact", "Lead"} {
+		info, err := c.describe(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("check contact fields: %w", err)
+		}
+		objs[o] = info
+	}
+	out := make([][]string, len(names))
+	for i, r := range refs {
+		out[i] = checkRef(objs, r)
+	}
+	return out, nil
 }
 
 func checkIDField(task *objectInfo, r FieldRef) []string {

@@ -94,6 +94,7 @@ func newHarness(t *testing.T) *crmtest.Harness {
 		},
 		Settle:         e.srv.Settle,
 		NewContactKind: crm.KindLead,
+		UpdateField:    "FirstName",
 	}
 }
 

@@ -76,11 +76,14 @@ type ownerEntry struct {
 }
 
 var (
-	_ crm.Client            = (*Client)(nil)
-	_ crm.ActivityFinder    = (*Client)(nil)
-	_ crm.Checker           = (*Client)(nil)
-	_ crm.RateLimiter       = (*Client)(nil)
-	_ interface{ Reload() } = (*Client)(nil)
+	_ crm.Client              = (*Client)(nil)
+	_ crm.ActivityFinder      = (*Client)(nil)
+	_ crm.ContentFinder       = (*Client)(nil)
+	_ crm.Checker             = (*Client)(nil)
+	_ crm.RateLimiter         = (*Client)(nil)
+	_ crm.ContactUpdater      = (*Client)(nil)
+	_ crm.ContactFieldChecker = (*Client)(nil)
+	_ interface{ Reload() }   = (*Client)(nil)
 )
 
 // New validates cfg and returns a Client. It fails on an invalid config or an unreadable JWT private key;

@@ -73,7 +73,8 @@ func (s *Server) RequireProperty(objectType, property string) {
 var endpointScopes = map[string][]string{
 	ContactsList: {"crm.objects.contacts.read"}, ContactsSearch: {"crm.objects.contacts.read"},
 	ContactsBatchRead: {"crm.objects.contacts.read"}, ContactsCreate: {"crm.objects.contacts.write"},
-	CommsList: {"crm.objects.contacts.read"}, CommsSearch: {"crm.objects.contacts.read"},
+	ContactsBatchUpdate: {"crm.objects.contacts.write"},
+	CommsList:           {"crm.objects.contacts.read"}, CommsSearch: {"crm.objects.contacts.read"},
 	CommsBatchRead: {"crm.objects.contacts.read"}, CommsCreate: {"crm.objects.contacts.write"},
 	CommsBatchCreate: {"crm.objects.contacts.write"}, AssociationsDefault: {"crm.objects.contacts.write"},
 	CallsSearch: {"crm.objects.contacts.read"}, CallsBatchRead: {"crm.objects.contacts.read"},

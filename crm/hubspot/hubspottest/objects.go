@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Search limits: the lower documented figures.
@@ -24,7 +25,23 @@ type filter struct {
 	PropertyName string   `json:"propertyName"`
 	Operator     string   `json:"operator"`
 	Value        *string  `json:"value"`
+	HighValue    *string  `json:"highValue"`
 	Values       []string `json:"values"`
+}
+
+// datetimeProps are the datetime properties the fake knows: search compares them as instants, the filter
+// value in milliseconds since the epoch (or ISO 8601), the stored value as HubSpot returns it (ISO 8601).
+var datetimeProps = map[string]bool{"hs_timestamp": true, "createdate": true, "lastmodifieddate": true}
+
+// millis reads a datetime as HubSpot takes it in a filter: milliseconds since the epoch, or ISO 8601.
+func millis(s string) (int64, bool) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UnixMilli(), true
+	}
+	return 0, false
 }
 
 type searchRequest struct {
@@ -82,8 +99,23 @@ func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 		for _, f := range g.Filters {
 			switch f.Operator {
 			case "EQ", "NEQ", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN":
+			case "GT", "GTE", "LT", "LTE", "BETWEEN":
+				if !datetimeProps[f.PropertyName] {
+					writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "the fake compares only datetime properties with "+f.Operator))
+					return
+				}
 			default:
 				writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "Unsupported operator "+f.Operator))
+				return
+			}
+			if datetimeProps[f.PropertyName] && f.Value != nil {
+				if _, ok := millis(*f.Value); !ok {
+					writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", fmt.Sprintf("%s is not a valid datetime value for %s", *f.Value, f.PropertyName)))
+					return
+				}
+			}
+			if assoc, ok := strings.CutPrefix(f.PropertyName, "associations."); ok && (assocObject(assoc) == "" || (f.Operator != "EQ" && f.Operator != "IN")) {
+				writeJSON(w, http.StatusBadRequest, newErr("VALIDATION_ERROR", "the fake filters associations."+assoc+" only with EQ or IN on contact or company"))
 				return
 			}
 		}
@@ -97,7 +129,7 @@ func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 	now := s.now()
 	hitm := map[string]*record{}
 	for id, r := range s.table(objectType) {
-		if !now.Before(r.indexedAt) && matchGroups(r.Properties, req.FilterGroups) {
+		if !now.Before(r.indexedAt) && matchGroups(r, req.FilterGroups) {
 			hitm[id] = r
 		}
 	}
@@ -120,7 +152,7 @@ func (s *Server) search(w http.ResponseWriter, body []byte, objectType string) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func matchGroups(p map[string]string, groups []struct {
+func matchGroups(r *record, groups []struct {
 	Filters []filter `json:"filters"`
 }) bool {
 	if len(groups) == 0 {
@@ -129,7 +161,7 @@ func matchGroups(p map[string]string, groups []struct {
 	for _, g := range groups {
 		ok := true
 		for _, f := range g.Filters {
-			if !matchFilter(p, f) {
+			if !matchFilter(r, f) {
 				ok = false
 				break
 			}
@@ -143,12 +175,53 @@ func matchGroups(p map[string]string, groups []struct {
 
 // matchFilter compares like HubSpot: EQ ignores case; IN compares the lower-cased stored value with the values
 // as sent (so upper-case IN values never match string properties).
-func matchFilter(p map[string]string, f filter) bool {
+//
+// associations.contact (or .company) EQ/IN an id matches records associated with it; datetime properties
+// compare as instants (EQ, NEQ, GT, GTE, LT, LTE, BETWEEN value and highValue).
+func matchFilter(r *record, f filter) bool {
+	p := r.Properties
 	v, has := p[f.PropertyName]
 	has = has && v != ""
 	val := ""
 	if f.Value != nil {
 		val = *f.Value
+	}
+	if assoc, ok := strings.CutPrefix(f.PropertyName, "associations."); ok {
+		want := append([]string{val}, f.Values...)
+		for _, a := range r.Associations {
+			if a.ToType == assocObject(assoc) && slices.Contains(want, a.ToID) {
+				return true
+			}
+		}
+		return false
+	}
+	if datetimeProps[f.PropertyName] && f.Operator != "HAS_PROPERTY" && f.Operator != "NOT_HAS_PROPERTY" && f.Operator != "IN" && f.Operator != "NOT_IN" {
+		have, ok := millis(v)
+		want, _ := millis(val)
+		if !has || !ok {
+			return f.Operator == "NEQ"
+		}
+		switch f.Operator {
+		case "EQ":
+			return have == want
+		case "NEQ":
+			return have != want
+		case "GT":
+			return have > want
+		case "GTE":
+			return have >= want
+		case "LT":
+			return have < want
+		case "LTE":
+			return have <= want
+		case "BETWEEN":
+			high := want
+			if f.HighValue != nil {
+				high, _ = millis(*f.HighValue)
+			}
+			return have >= want && have <= high
+		}
+		return false
 	}
 	switch f.Operator {
 	case "EQ":
@@ -175,6 +248,17 @@ func matchFilter(p map[string]string, f filter) bool {
 		}
 	}
 	return false
+}
+
+// assocObject is the object type an associations.<name> search filter names ("contact" -> "contacts"), or "".
+func assocObject(name string) string {
+	switch name {
+	case "contact", "contacts":
+		return "contacts"
+	case "company", "companies":
+		return "companies"
+	}
+	return ""
 }
 
 // batchRead implements POST /crm/v3/objects/{type}/batch/read, by id or by idProperty (email for contacts, the
@@ -319,6 +403,13 @@ var assocTypes = map[string]map[int]string{
 	"calls":          {194: "contacts", 182: "companies"},
 }
 
+// bad is HubSpot's message for a property value it refuses: "Property values were not valid:
+// [{"isValid":false,"message":...,"error":"PROPERTY_DOESNT_EXIST","name":...}]".
+func bad(name, code, msg string) string {
+	b, _ := json.Marshal([]map[string]any{{"isValid": false, "message": msg, "error": code, "name": name}})
+	return "Property values were not valid: " + string(b)
+}
+
 // callStatuses are hs_call_status's options (shared/reference/hubspot.md, "Calls").
 var callStatuses = []string{"BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS",
 	"NO_ANSWER", "QUEUED", "RINGING"}
@@ -327,10 +418,6 @@ var callStatuses = []string{"BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED",
 // calls or holds a value HubSpot refuses, or ""; s.mu held. The message copies HubSpot's "Property values
 // were not valid: [{...error: PROPERTY_DOESNT_EXIST / INVALID_OPTION ...}]" shape.
 func (s *Server) badCallProperty(p map[string]string) string {
-	bad := func(name, code, msg string) string {
-		b, _ := json.Marshal([]map[string]any{{"isValid": false, "message": msg, "error": code, "name": name}})
-		return "Property values were not valid: " + string(b)
-	}
 	names := keys(p)
 	sort.Strings(names)
 	for _, k := range names {

@@ -224,6 +224,7 @@ func loadSpecs() *specs {
 	add(ContactsCreate, contacts, objectPath, "application/json")
 	add(ContactsSearch, contacts, objectPath+"/search", "application/json")
 	add(ContactsBatchRead, contacts, objectPath+"/batch/read", "application/json")
+	add(ContactsBatchUpdate, contacts, objectPath+"/batch/update", "application/json")
 	add(CommsCreate, comms, objectPath, "application/json")
 	add(CommsBatchCreate, comms, objectPath+"/batch/create", "application/json")
 	add(CommsSearch, comms, objectPath+"/search", "application/json")

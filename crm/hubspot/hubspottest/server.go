@@ -42,6 +42,7 @@ const (
 	ContactsCreate      = "POST objects/contacts"
 	ContactsSearch      = "POST objects/contacts/search"
 	ContactsBatchRead   = "POST objects/contacts/batch/read"
+	ContactsBatchUpdate = "POST objects/contacts/batch/update"
 	CommsList           = "GET objects/communications"
 	CommsCreate         = "POST objects/communications"
 	CommsBatchCreate    = "POST objects/communications/batch/create"
@@ -151,10 +152,13 @@ type Server struct {
 	latency   map[string]time.Duration
 	window    []time.Time // accepted requests in the rolling window
 	searches  []time.Time
+	searchLog []time.Time    // every search request received, on the fake's clock (SearchTimes)
+	limited   map[string]int // 429 answers by policy name (RateLimited)
 	dayKey    string
 	dayCount  int
 	issued    int
 	refreshes int
+	writes    map[string]int // contact id -> how many batch updates changed it
 }
 
 // New starts a fake HubSpot on loopback.
@@ -162,7 +166,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, now: opts.Now, nextID: 1000, specs: loadSpecs(), props: defaultProperties(), rng: rand.New(rand.NewPCG(1, 2)),
 		tokens: map[string]time.Time{}, contacts: map[string]*record{}, comms: map[string]*record{},
 		callRecs: map[string]*record{}, unique: map[string]string{},
-		bad: map[string]bool{}, calls: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
+		bad: map[string]bool{}, calls: map[string]int{}, writes: map[string]int{}, faults: map[string][]*fault{}, latency: map[string]time.Duration{}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -332,6 +336,21 @@ func (s *Server) Unserved() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SearchTimes returns when each search request (any object) was received, on the server's clock, in order.
+func (s *Server) SearchTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.searchLog...)
+}
+
+// RateLimited counts the 429 answers given under a rate-limit policy: "SECONDLY" (search),
+// "TEN_SECONDLY_ROLLING" or "DAILY".
+func (s *Server) RateLimited(policy string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited[policy]
 }
 
 // TotalCalls counts every request received.
@@ -631,6 +650,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, key string) {
 		s.search(w, body, "contacts")
 	case ContactsBatchRead:
 		s.batchRead(w, body, "contacts")
+	case ContactsBatchUpdate:
+		s.batchUpdateContacts(w, body)
 	case CommsBatchCreate:
 		s.batchCreate(w, body, "communications")
 	case CommsCreate:
@@ -701,7 +722,14 @@ func (s *Server) limit(w http.ResponseWriter, key string) bool {
 	}
 	s.searches = s.searches[cut:]
 
+	if search {
+		s.searchLog = append(s.searchLog, now)
+	}
 	reject := func(policy, msg string) bool {
+		if s.limited == nil {
+			s.limited = map[string]int{}
+		}
+		s.limited[policy]++
 		e := newErr("", msg)
 		e.ErrorType, e.PolicyName = "RATE_LIMIT", policy
 		writeJSON(w, http.StatusTooManyRequests, e)

@@ -30,6 +30,7 @@ const (
 	EndpointUpsert           = "upsert"            // PATCH .../sobjects/{type}/{field}/{value}
 	EndpointCollection       = "collection"        // POST .../composite/sobjects
 	EndpointCollectionUpsert = "collection_upsert" // PATCH .../composite/sobjects/{type}/{field}
+	EndpointCollectionUpdate = "collection_update" // PATCH .../composite/sobjects
 )
 
 // Options configure the fake. Zero values give an org that accepts nothing but seeded data until
@@ -125,6 +126,7 @@ type Server struct {
 	extIndex map[string][]string // Task external id value -> ids
 	byType   map[string][]string // type -> ids in creation order
 	phones   map[string][]string // phone digits -> ids (phone fields at creation)
+	writes   map[string]int      // record id -> how many collection updates changed it
 }
 
 // New starts a fake on a loopback port. Close it when done.
@@ -146,7 +148,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, schema: buildSchema(opts), recs: map[string]*record{}, sessions: map[string]time.Time{}, calls: map[string]int{},
 		faults: map[string][]Fault{}, drops: map[string]int{},
-		extIndex: map[string][]string{}, byType: map[string][]string{}, phones: map[string][]string{}}
+		extIndex: map[string][]string{}, writes: map[string]int{}, byType: map[string][]string{}, phones: map[string][]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /services/oauth2/token", s.wrap(EndpointToken, false, s.token))
 	mux.HandleFunc("GET /services/data/{v}/search", s.wrap(EndpointSearch, true, s.search))
@@ -157,6 +159,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("PATCH /services/data/{v}/sobjects/{type}/{field}/{value}", s.wrap(EndpointUpsert, true, s.upsert))
 	mux.HandleFunc("POST /services/data/{v}/composite/sobjects", s.wrap(EndpointCollection, true, s.collection))
 	mux.HandleFunc("PATCH /services/data/{v}/composite/sobjects/{type}/{field}", s.wrap(EndpointCollectionUpsert, true, s.collectionUpsert))
+	mux.HandleFunc("PATCH /services/data/{v}/composite/sobjects", s.wrap(EndpointCollectionUpdate, true, s.collectionUpdate))
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -475,6 +478,11 @@ func (s *Server) Records(typ string) []Record {
 // Tasks returns the live Tasks in creation order.
 func (s *Server) Tasks() []Record { return s.Records("Task") }
 
+// IntegrationUser is the id of the user every token of the fake stands for (the last segment of the token
+// answer's identity URL): records created through the API have it as CreatedById, as do seeded ones unless
+// their fields name another.
+const IntegrationUser = "005000000000000AAA"
+
 var idPrefix = map[string]string{"Account": "001", "Contact": "003", "User": "005", "Lead": "00Q", "Task": "00T"}
 
 // insert stores a new record; s.mu held.
@@ -483,6 +491,9 @@ func (s *Server) insert(typ string, f map[string]any) string {
 	id := fmt.Sprintf("%s%012dAAA", idPrefix[typ], s.seq)
 	now := s.now()
 	f["CreatedDate"] = sfTime(now)
+	if _, ok := f["CreatedById"]; !ok {
+		f["CreatedById"] = IntegrationUser
+	}
 	f["LastModifiedDate"] = sfTime(now)
 	s.recs[id] = &record{typ: typ, fields: f, created: now}
 	s.order = append(s.order, id)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 )
 
@@ -14,6 +15,7 @@ const (
 	tString
 	tNumber
 	tPunct
+	tDate // a date (2026-12-01) or dateTime (2026-12-01T18:00:00Z, ...+01:00) literal, unquoted
 	tEOF
 )
 
@@ -89,9 +91,20 @@ func lex(s string) ([]tok, error) {
 			for j < len(rs) && unicode.IsDigit(rs[j]) {
 				j++
 			}
+			if j-i == 4 && j < len(rs) && rs[j] == '-' { // a date or dateTime literal
+				for j < len(rs) && (unicode.IsDigit(rs[j]) || strings.ContainsRune("-T:.Z+", rs[j])) {
+					j++
+				}
+				out = append(out, tok{tDate, string(rs[i:j])})
+				i = j
+				continue
+			}
 			out = append(out, tok{tNumber, string(rs[i:j])})
 			i = j
-		case strings.ContainsRune("(),=", c):
+		case (c == '<' || c == '>' || c == '!') && i+1 < len(rs) && rs[i+1] == '=':
+			out = append(out, tok{tPunct, string(rs[i : i+2])})
+			i += 2
+		case strings.ContainsRune("(),=<>", c):
 			out = append(out, tok{tPunct, string(c)})
 			i++
 		default:
@@ -171,6 +184,8 @@ func (p *parser) literal() (any, error) {
 	case tNumber:
 		n, _ := strconv.Atoi(t.text)
 		return n, nil
+	case tDate:
+		return parseDateLit(t.text)
 	case tIdent:
 		switch strings.ToLower(t.text) {
 		case "true":
@@ -187,10 +202,31 @@ func (p *parser) literal() (any, error) {
 	return nil, p.unexpected()
 }
 
-// cond is `Field = lit` or `Field IN (lits)`.
+// cond is `Field = lit`, `Field IN (lits)` or a comparison (`Field >= lit`, >, <, <=, !=).
 type cond struct {
 	field string
+	op    string // "=" (also IN), ">=", ">", "<", "<=", "!="
 	vals  []any
+}
+
+// dateLit is a SOQL date or dateTime literal.
+type dateLit struct {
+	t        time.Time
+	dateOnly bool
+}
+
+// parseDateLit reads a date (YYYY-MM-DD) or a dateTime (YYYY-MM-DDThh:mm:ss[.sss], then Z or ±hh:mm) literal,
+// as SOQL writes them; anything else is a MALFORMED_QUERY.
+func parseDateLit(s string) (any, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return dateLit{t: t, dateOnly: true}, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05.000Z07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return dateLit{t: t}, nil
+		}
+	}
+	return nil, &syntaxError{fmt.Sprintf("line 1:0 no viable alternative at character '%s': invalid date or dateTime literal", s)}
 }
 
 // selection is `fields FROM obj [WHERE conds] [LIMIT n]` (SOQL) or `obj(fields [WHERE ...] [LIMIT n])` (SOSL).
@@ -222,9 +258,16 @@ func (p *parser) whereLimit(sel *selection) error {
 			if err != nil {
 				return err
 			}
-			c := cond{field: f}
+			c := cond{field: f, op: "="}
 			switch {
 			case p.punct("="):
+				v, err := p.literal()
+				if err != nil {
+					return err
+				}
+				c.vals = []any{v}
+			case p.punct(">=") || p.punct("<=") || p.punct("!=") || p.punct(">") || p.punct("<"):
+				c.op = p.toks[p.pos-1].text
 				v, err := p.literal()
 				if err != nil {
 					return err
@@ -412,8 +455,15 @@ func parseSOSL(q string) (sosl, error) {
 func matches(f map[string]any, where []cond) bool {
 	for _, c := range where {
 		ok := false
-		for _, v := range c.vals {
-			ok = ok || equal(f[c.field], v)
+		switch c.op {
+		case "=":
+			for _, v := range c.vals {
+				ok = ok || equal(f[c.field], v)
+			}
+		case "!=":
+			ok = !equal(f[c.field], c.vals[0])
+		default:
+			ok = compare(f[c.field], c.vals[0], c.op)
 		}
 		if !ok {
 			return false
@@ -422,8 +472,68 @@ func matches(f map[string]any, where []cond) bool {
 	return true
 }
 
+// compare applies >=, >, <, <= to a stored date, dateTime or number and a literal; a null never compares.
+func compare(have, lit any, op string) bool {
+	var d int
+	switch l := lit.(type) {
+	case dateLit:
+		t, ok := storedTime(have, l.dateOnly)
+		if !ok {
+			return false
+		}
+		d = t.Compare(l.t)
+	case int:
+		h, err := strconv.Atoi(fmt.Sprint(have))
+		if err != nil {
+			return false
+		}
+		d = h - l
+	case string:
+		h, ok := have.(string)
+		if !ok {
+			return false
+		}
+		d = strings.Compare(h, l)
+	default:
+		return false
+	}
+	switch op {
+	case ">=":
+		return d >= 0
+	case ">":
+		return d > 0
+	case "<":
+		return d < 0
+	case "<=":
+		return d <= 0
+	}
+	return false
+}
+
+// storedTime reads a stored date ("2026-12-01") or dateTime ("2026-12-01T18:00:00.000+0000"); dateOnly cuts a
+// dateTime to its UTC day.
+func storedTime(have any, dateOnly bool) (time.Time, bool) {
+	s, ok := have.(string)
+	if !ok {
+		return time.Time{}, false
+	}
+	t, err := time.Parse("2006-01-02T15:04:05.000-0700", s)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, s); err != nil {
+			return time.Time{}, false
+		}
+	}
+	if dateOnly {
+		t = time.Date(t.UTC().Year(), t.UTC().Month(), t.UTC().Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return t, true
+}
+
 func equal(have, lit any) bool {
 	switch l := lit.(type) {
+	case dateLit:
+		t, ok := storedTime(have, l.dateOnly)
+		return ok && t.Equal(l.t)
 	case nil:
 		return have == nil || have == ""
 	case string:
@@ -460,6 +570,11 @@ func (s *Server) checkFields(sel selection, q string) error {
 	for _, c := range sel.where {
 		if err := check(c.field); err != nil {
 			return err
+		}
+		// A long text area (Task.Description, 32,000) cannot be filtered on (INVALID_FIELD, Salesforce's words).
+		if fd, _ := s.field(sel.obj, c.field); fd.Type == "textarea" && fd.Length > 255 {
+			return &fieldError{"INVALID_FIELD", fmt.Sprintf("\n%s\n^\nERROR at Row:1:Column:%d\nfield '%s' can not be filtered in query call",
+				q, strings.Index(q, c.field)+1, c.field)}
 		}
 	}
 	return nil

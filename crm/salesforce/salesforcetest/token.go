@@ -69,7 +69,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{
 		"access_token": tok,
 		"instance_url": s.srv.URL,
-		"id":           s.srv.URL + "/id/00DFAKE0000000001AAA/005000000000000AAA",
+		"id":           s.srv.URL + "/id/00DFAKE0000000001AAA/" + IntegrationUser,
 		"token_type":   "Bearer",
 		"issued_at":    strconv.FormatInt(now.UnixMilli(), 10),
 		"signature":    "fakeSignature=",

@@ -355,6 +355,7 @@ func (s *Server) decodeCollection(w http.ResponseWriter, r *http.Request) (colle
 	for _, rec := range req.Records {
 		f := maps.Clone(rec)
 		delete(f, "attributes")
+		delete(f, "id") // an update's record id, as the docs spell it
 		if e := s.deserialize(recordType(rec), f, body); e != nil && e.ErrorCode != "INVALID_TYPE" {
 			writeJSON(w, http.StatusBadRequest, []apiError{*e})
 			return req, false
@@ -439,4 +440,63 @@ func (s *Server) collectionUpsert(w http.ResponseWriter, r *http.Request) {
 		out[i] = recordResult{ID: id, Success: true, Errors: []recordError{}, Created: &created}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// collectionUpdate is PATCH .../composite/sobjects: each record names its type in attributes and its id;
+// results in request order. A record deleted answers ENTITY_IS_DELETED, an id the org never had
+// INVALID_CROSS_REFERENCE_KEY, an id of another object MALFORMED_ID; fields are validated as for an update
+// (read-only ones refused). A field the object lacks fails the whole request in decodeCollection.
+func (s *Server) collectionUpdate(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.decodeCollection(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if req.AllOrNone {
+		writeErr(w, http.StatusBadRequest, "INVALID_FIELD", "allOrNone updates are not implemented by the fake")
+		return
+	}
+	out := make([]recordResult, len(req.Records))
+	for i, rec := range req.Records {
+		f := maps.Clone(rec)
+		delete(f, "attributes")
+		id, _ := f["id"].(string)
+		if id == "" {
+			id, _ = f["Id"].(string)
+		}
+		delete(f, "id")
+		delete(f, "Id")
+		obj := recordType(rec)
+		existing := s.recs[id]
+		switch {
+		case id == "":
+			out[i] = failed(rerr("MISSING_ARGUMENT", "Id not specified in an update call"))
+			continue
+		case existing == nil:
+			out[i] = failed(rerr("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id"))
+			continue
+		case existing.deleted:
+			out[i] = failed(rerr("ENTITY_IS_DELETED", "entity is deleted"))
+			continue
+		case existing.typ != obj:
+			out[i] = failed(rerr("MALFORMED_ID", fmt.Sprintf("%s ID: id value of incorrect type: %s", obj, id), "Id"))
+			continue
+		}
+		if e := s.validate(obj, f, existing); e != nil {
+			out[i] = failed(e)
+			continue
+		}
+		s.update(id, f)
+		s.writes[id]++
+		out[i] = recordResult{ID: id, Success: true, Errors: []recordError{}}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Writes returns how many collection updates changed the record.
+func (s *Server) Writes(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes[id]
 }
