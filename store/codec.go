@@ -13,6 +13,8 @@ import (
 // earlier are JSON and stay readable: a JSON job starts with '{', a binary one with jobFormat; a binary event
 // header sets binaryHeader in its length word. Nothing is rewritten on open.
 //
+// A field added to Job or Event goes into both functions of its record; once a binary release has shipped,
+// a new field needs a new jobFormat (or header flag) that decodeJob tells apart from the old one.
 // Every field is written: TestCodecCoversEveryField fails when a field is added to Job or Event without being
 // added here.
 
@@ -31,10 +33,14 @@ func encodeJob(b []byte, j *Job) []byte {
 	b = appendTime(b, j.Created)
 	b = appendTime(b, j.NextAttempt)
 	b = appendTime(b, j.SentAt)
+	b = appendTime(b, j.FirstSent)
 	b = appendTime(b, j.Finished)
+	b = appendTime(b, j.ParkedAt)
 	b = appendString(b, j.LastError)
 	b = appendString(b, j.RecordID)
 	b = appendString(b, j.ContactID)
+	b = binary.AppendUvarint(b, uint64(len(j.ContactUpdate)))
+	b = append(b, j.ContactUpdate...)
 	var flags byte
 	if j.Ambiguous {
 		flags |= 1
@@ -56,10 +62,15 @@ func decodeJob(v []byte, j *Job) error {
 	j.Created = r.time()
 	j.NextAttempt = r.time()
 	j.SentAt = r.time()
+	j.FirstSent = r.time()
 	j.Finished = r.time()
+	j.ParkedAt = r.time()
 	j.LastError = r.string()
 	j.RecordID = r.string()
 	j.ContactID = r.string()
+	if u := r.bytes(); len(u) > 0 {
+		j.ContactUpdate = u // empty reads as absent, as omitempty had it in JSON
+	}
 	flags := r.byte()
 	j.Ambiguous = flags&1 != 0
 	return r.err
@@ -175,6 +186,13 @@ func (r *reader) count() int {
 		return 0
 	}
 	return int(n)
+}
+
+func (r *reader) bytes() []byte {
+	n := r.count()
+	out := append([]byte(nil), r.b[:n]...) // bbolt's memory is only valid during the transaction
+	r.b = r.b[n:]
+	return out
 }
 
 func (r *reader) string() string {

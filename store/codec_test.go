@@ -38,6 +38,8 @@ func fillEvery(tb testing.TB, v any, skip ...string) {
 			*x = []string{sf.Name + "-a", sf.Name + "-b"}
 		case *[]byte:
 			*x = []byte(sf.Name)
+		case *json.RawMessage:
+			*x = json.RawMessage(`{"field":"` + sf.Name + `"}`)
 		case *map[string]string:
 			*x = map[string]string{sf.Name + "-k": "v", "z": "w"}
 		default:
