@@ -410,3 +410,44 @@ func TestCallsRequeueIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestCorruptDataFile: every command that reads the data file refuses an empty or truncated one with one
+// line saying to restore it, and exit 1 (not the usage code 2, not a panic); a new store is created only
+// where no file exists.
+func TestCorruptDataFile(t *testing.T) {
+	cfgPath := writeConfig(t, minimalConfig)
+	dbPath := filepath.Join(filepath.Dir(cfgPath), "data", "onoffsync.db")
+	os.MkdirAll(filepath.Dir(dbPath), 0o700)
+	st, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: "sms-a", Raw: []byte(`{}`)}, []string{"audit"})
+	st.Close()
+	whole, err := os.ReadFile(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"ONOFF_API_KEY": "k-123456"}
+	for _, damage := range []struct {
+		name string
+		data []byte
+	}{{"empty", nil}, {"truncated", whole[:len(whole)/2]}, {"first page only", whole[:4096]}} {
+		if err := os.WriteFile(dbPath, damage.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"serve"}, {"check"}, {"status"}, {"dead", "list"}, {"quarantine", "list"},
+			{"dead", "retry", "--all"}} {
+			t.Run(damage.name+"/"+strings.Join(args, " "), func(t *testing.T) {
+				code, out, errs := runCmd(t, env, append(args, "--config", cfgPath)...)
+				want := "onoffsync " + args[0] + ": data file truncated or corrupt: restore the copy of " + dbPath
+				if code != 1 || !strings.HasPrefix(errs, want) || strings.Count(errs, "\n") != 1 {
+					t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and one line starting %q", code, out, errs, want)
+				}
+			})
+		}
+		if got, err := os.ReadFile(dbPath); err != nil || !bytes.Equal(got, damage.data) {
+			t.Errorf("%s: the data file changed (%d bytes, %v)", damage.name, len(got), err)
+		}
+	}
+}

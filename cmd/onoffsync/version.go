@@ -35,6 +35,7 @@ Usage:
   onoffsync quarantine list|show|requeue|drop [SEQ] [--config FILE]
   onoffsync forget     --number N | --email E [--config FILE]   erase one person's stored events (GDPR)
   onoffsync calls      requeue-ignored [--since TIME] [--config FILE]   sync call events stored as ignored (before upgrading)
+  onoffsync setup      --destination NAME [--dry-run] [--config FILE]   create the CRM id field that activity.id_field: auto uses
   onoffsync mapping    default hubspot|salesforce|log
   onoffsync mapping    preview [--config FILE] --destination NAME --payload event.json
   onoffsync version

@@ -2,10 +2,12 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,3 +88,39 @@ func TestAdminRoutes(t *testing.T) {
 }
 
 func storeSelectorAll() store.Selector { return store.Selector{} }
+
+// TestReadyzFullDisk: once writes fail for want of space, /readyz says not ready (503), although an empty
+// transaction still commits; a load balancer then stops sending webhooks this instance could not store.
+func TestReadyzFullDisk(t *testing.T) {
+	r := newEnv(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "full.db"), store.Options{MaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	admin := httptest.NewServer(New(r.cfg, st, nil, nil).Handler(r.metrics, slog.New(slog.DiscardHandler)))
+	defer admin.Close()
+	readyz := func() (int, string) {
+		resp, err := http.Get(admin.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := readyz(); code != http.StatusOK {
+		t.Fatalf("/readyz on an empty store = %d %s, want 200", code, body)
+	}
+	var failed error
+	for i := 0; i < 20 && failed == nil; i++ {
+		_, _, failed = st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: fmt.Sprint(i),
+			Raw: make([]byte, 300<<10)}, []string{"audit"})
+	}
+	if failed == nil {
+		t.Fatal("Enqueue past MaxSize kept succeeding")
+	}
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "store not writable") {
+		t.Errorf("/readyz after a commit failed on a full disk = %d %s, want 503 saying the store is not writable", code, body)
+	}
+}
