@@ -188,7 +188,13 @@ func (e *syncEnv) counts(dest string) map[string]int64 {
 // (to advance the fake clock).
 func waitFor(t *testing.T, what string, cond func() bool, step func()) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitWithin(t, 10*time.Second, what, cond, step)
+}
+
+// waitWithin is waitFor with another deadline, for tests whose work is large (thousands of jobs under -race).
+func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool, step func()) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -192,6 +192,10 @@ func runClock(t *testing.T, c *fakeClock) {
 	t.Cleanup(func() { close(stop); <-done })
 }
 
+// bigWait bounds the waits of the 10,000-SMS test: about 4 s of work alone, 30 s under -race, more on a
+// loaded machine.
+const bigWait = 3 * time.Minute
+
 // TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit: 10,000 SMS parked for unknown numbers are all
 // rechecked through the real adapter against the fake HubSpot, whose search allows 5 requests per second (on
 // the shared fake clock): no search is refused and no second carries more than 5; live SMS posted meanwhile
@@ -237,7 +241,7 @@ func TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit(t *testing.T) {
 
 	var live []uint64
 	for _, at := range []int{50, 250, 500} { // post a live SMS once the recheck has made this many searches
-		waitFor(t, fmt.Sprint(at, " searches"), func() bool { return hs.Calls(hubspottest.ContactsSearch) >= at }, nil)
+		waitWithin(t, bigWait, fmt.Sprint(at, " searches"), func() bool { return hs.Calls(hubspottest.ContactsSearch) >= at }, nil)
 		id := fmt.Sprint("live-", at)
 		seq, _, err := st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, EventName: "SMS",
 			Received: clock.Now(), Raw: smsBody(id, "+33699999999", "+33611111111")}, []string{"hubspot"})
@@ -246,11 +250,11 @@ func TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit(t *testing.T) {
 		}
 		live = append(live, seq)
 	}
-	waitFor(t, "every parked SMS rechecked", func() bool {
+	waitWithin(t, bigWait, "every parked SMS rechecked", func() bool {
 		due, _, err := st.DueParked("hubspot", start, 1)
 		return err == nil && len(due) == 0
 	}, nil)
-	waitFor(t, "the found SMS logged", func() bool {
+	waitWithin(t, bigWait, "the found SMS logged", func() bool {
 		stats, _, _ := st.Stats()
 		return stats["hubspot"].Counts[store.Done] == int64(len(live)+len(later))
 	}, nil)

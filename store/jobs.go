@@ -64,7 +64,11 @@ type Claimed struct {
 
 func getJob(tx *bolt.Tx, k []byte) (*Job, error) {
 	var j Job
-	if err := getJSON(tx.Bucket(bJobs), k, &j); err != nil {
+	v := tx.Bucket(bJobs).Get(k)
+	if v == nil {
+		return nil, fmt.Errorf("job %x: %w", k, ErrNotFound)
+	}
+	if err := decodeJob(v, &j); err != nil {
 		return nil, fmt.Errorf("job %x: %w", k, err)
 	}
 	j.Dest, j.Seq = splitJobKey(k)
@@ -93,10 +97,9 @@ func dueKey(dest string, next time.Time, seq uint64) []byte {
 // putJob writes j under k and keeps the indexes and counters in step with its move from prev (nil for a new job).
 func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 	dest, seq := splitJobKey(k)
-	for _, b := range [][]byte{bJobs, bQueue, bDue} {
-		tx.Bucket(b).FillPercent = appendFill
-	}
-	if err := putJSON(tx.Bucket(bJobs), k, j); err != nil {
+	jobs, queue, due := tx.Bucket(bJobs), tx.Bucket(bQueue), tx.Bucket(bDue)
+	jobs.FillPercent, queue.FillPercent, due.FillPercent = appendFill, appendFill, appendFill
+	if err := jobs.Put(k, encodeJob(nil, j)); err != nil {
 		return err
 	}
 	old := ""
@@ -105,12 +108,12 @@ func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 	}
 	wasDue, isDue := waiting(old), waiting(j.State)
 	if wasDue && (!isDue || !prev.NextAttempt.Equal(j.NextAttempt)) {
-		if err := tx.Bucket(bDue).Delete(dueKey(dest, prev.NextAttempt, seq)); err != nil {
+		if err := due.Delete(dueKey(dest, prev.NextAttempt, seq)); err != nil {
 			return err
 		}
 	}
 	if isDue && (!wasDue || !prev.NextAttempt.Equal(j.NextAttempt)) {
-		if err := tx.Bucket(bDue).Put(dueKey(dest, j.NextAttempt, seq), nil); err != nil {
+		if err := due.Put(dueKey(dest, j.NextAttempt, seq), nil); err != nil {
 			return err
 		}
 	}
@@ -136,11 +139,11 @@ func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 		return err
 	}
 	if active(j.State) && !active(old) {
-		if err := tx.Bucket(bQueue).Put(k, nil); err != nil {
+		if err := queue.Put(k, nil); err != nil {
 			return err
 		}
 	} else if !active(j.State) && active(old) {
-		if err := tx.Bucket(bQueue).Delete(k); err != nil {
+		if err := queue.Delete(k); err != nil {
 			return err
 		}
 	}
