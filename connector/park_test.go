@@ -168,6 +168,7 @@ func manyParked(tb testing.TB, st *store.Store, now time.Time, dests []string, n
 func runClock(t *testing.T, c *fakeClock) {
 	c.mu.Lock()
 	c.waited = make(chan struct{}, 1)
+	c.waited <- struct{}{} // for whatever already waits
 	c.mu.Unlock()
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
