@@ -76,6 +76,11 @@ func cmdCheck(e *env, args []string) error {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "  %s (%s): OK: %s\n", d.Name, d.Type, summary)
+		if d.Type != "log" {
+			ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+			fmt.Fprintf(e.stdout, "    never twice: %s\n", idPaths(ctx, client, mappings[d.Name]))
+			cancel()
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d destination(s) failed the online check", failed)
