@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -34,42 +33,61 @@ type Event struct {
 
 func eventKey(seq uint64) []byte { return u64(seq) }
 
-// encodeEvent lays an event out as a 4-byte header length, the JSON header (every field but Seq and Raw),
-// then the raw body as is: no base64, and cheap to build outside the write transaction.
+// encodeEvent lays an event out as a 4-byte header length (with binaryHeader set), the binary header (every
+// field but Seq and Raw, see codec.go), then the raw body as is: no base64, and cheap to build outside the
+// write transaction. Layout 2 and earlier wrote a JSON header (eventHeader), which decodeEvent still reads.
 func encodeEvent(e *Event) ([]byte, error) {
-	hd := eventHeader{Event: e}
-	if !utf8.ValidString(e.SourceID) {
-		hd.SourceIDBytes = []byte(e.SourceID) // JSON would turn the invalid bytes into U+FFFD
+	out := make([]byte, 4, 64+len(e.SourceID)+len(e.Raw))
+	out = encodeEventHeader(out, e)
+	n := len(out) - 4
+	if n >= binaryHeader {
+		return nil, fmt.Errorf("event header of %d bytes", n)
 	}
-	h, err := json.Marshal(hd)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 4, 4+len(h)+len(e.Raw))
-	binary.BigEndian.PutUint32(out, uint32(len(h)))
-	out = append(out, h...)
+	binary.BigEndian.PutUint32(out, uint32(n)|binaryHeader)
 	return append(out, e.Raw...), nil
 }
 
-// eventHeader is an event's stored header. A source id that is not valid UTF-8 is kept byte for byte beside
-// it (base64), so two ids that differ only in invalid bytes stay two ids, as in the deduplication index.
+// eventHeader is the JSON header layout 2 and earlier wrote. A source id that is not valid UTF-8 was kept
+// byte for byte beside it (base64), so two ids that differ only in invalid bytes stay two ids.
 type eventHeader struct {
 	*Event
 	SourceIDBytes []byte `json:"source_id_bytes,omitempty"`
 }
 
+// rawOf returns the raw body of a stored event without decoding its header; false when v is too short.
+func rawOf(v []byte) ([]byte, bool) {
+	if len(v) < 4 {
+		return nil, false
+	}
+	n := int(binary.BigEndian.Uint32(v) &^ binaryHeader)
+	if n > len(v)-4 {
+		return nil, false
+	}
+	return v[4+n:], true
+}
+
 func decodeEvent(k, v []byte) (Event, error) {
 	var e Event
-	if len(v) < 4 || int(binary.BigEndian.Uint32(v)) > len(v)-4 {
+	if len(v) < 4 {
 		return e, fmt.Errorf("event %d: corrupt record", decodeU64(k))
 	}
-	n := int(binary.BigEndian.Uint32(v))
-	hd := eventHeader{Event: &e}
-	if err := json.Unmarshal(v[4:4+n], &hd); err != nil {
-		return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+	word := binary.BigEndian.Uint32(v)
+	n := int(word &^ binaryHeader)
+	if n > len(v)-4 {
+		return e, fmt.Errorf("event %d: corrupt record", decodeU64(k))
 	}
-	if hd.SourceIDBytes != nil {
-		e.SourceID = string(hd.SourceIDBytes)
+	if word&binaryHeader != 0 {
+		if err := decodeEventHeader(v[4:4+n], &e); err != nil {
+			return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+		}
+	} else {
+		hd := eventHeader{Event: &e}
+		if err := json.Unmarshal(v[4:4+n], &hd); err != nil {
+			return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+		}
+		if hd.SourceIDBytes != nil {
+			e.SourceID = string(hd.SourceIDBytes)
+		}
 	}
 	if raw := v[4+n:]; len(raw) > 0 {
 		e.Raw = append([]byte(nil), raw...) // bbolt's memory is only valid during the transaction

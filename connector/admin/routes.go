@@ -41,6 +41,9 @@ func (a *Service) Handler(metrics *connector.Metrics, log *slog.Logger) http.Han
 	g.GET("/dead", h.deadList)
 	g.POST("/dead/retry", h.deadRetry)
 	g.POST("/dead/drop", h.deadDrop)
+	g.GET("/parked", h.parkedList)
+	g.POST("/parked/retry", h.parkedRetry)
+	g.POST("/parked/drop", h.parkedDrop)
 	g.GET("/quarantine", h.quarantineList)
 	g.GET("/quarantine/:seq", h.quarantineShow)
 	g.POST("/quarantine/:seq/requeue", h.quarantineRequeue)
@@ -124,6 +127,15 @@ func (h *handlers) deadList(c *gin.Context) {
 func (h *handlers) deadRetry(c *gin.Context) { selected(c, h.a.DeadRetry) }
 
 func (h *handlers) deadDrop(c *gin.Context) { selected(c, h.a.DeadDrop) }
+
+func (h *handlers) parkedList(c *gin.Context) {
+	pl, err := h.a.ParkedList(c.Query("destination"), limit(c))
+	respond(c, pl, err)
+}
+
+func (h *handlers) parkedRetry(c *gin.Context) { selected(c, h.a.ParkedRetry) }
+
+func (h *handlers) parkedDrop(c *gin.Context) { selected(c, h.a.ParkedDrop) }
 
 func (h *handlers) quarantineList(c *gin.Context) {
 	evs, err := h.a.QuarantineList(limit(c))
@@ -232,7 +244,7 @@ func withSeq[T any](c *gin.Context, fn func(uint64) (T, error)) {
 	respond(c, v, err)
 }
 
-// selectorBody is the JSON body of dead-letter actions: {"destination": "...", "seq": N} or {"all": true}.
+// selectorBody is the JSON body of dead-letter and parked-SMS actions: {"destination": "...", "seq": N} or {"all": true}.
 type selectorBody struct {
 	Destination string `json:"destination"`
 	Seq         uint64 `json:"seq"`
