@@ -38,6 +38,9 @@ type loop struct {
 	pausedUntil time.Time
 	notBefore   time.Time // rate limit: no call before
 	lastError   string
+
+	recheckAt time.Time // no recheck of parked jobs before: their share of the search budget (loop goroutine only)
+	searches  int       // FindContacts calls made (loop goroutine only), to charge rechecks for theirs
 }
 
 type ownerEntry struct {
@@ -129,6 +132,13 @@ func (l *loop) run(ctx context.Context) {
 			continue
 		}
 		if len(jobs) == 0 {
+			// No live work: parked jobs may use their share of the search budget.
+			if at := l.recheck(ctx, now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+			if !next.IsZero() && !next.After(now) {
+				continue
+			}
 			wait := time.Hour
 			if !next.IsZero() {
 				wait = max(next.Sub(now), time.Millisecond)
@@ -164,6 +174,7 @@ type work struct {
 	m       *mapping.Mapping // the mapping section for the event's kind (m.For)
 	queries []crm.ContactQuery
 	contact *crm.Contact
+	expired bool // parked for the mapping's park_for without a match: park_then applies
 	done    bool // an outcome is decided
 	// byContent marks an ambiguous job without an id field whose activity is looked for by content
 	// (crm.ContentFinder) once it is rendered, before it is sent again.
@@ -183,14 +194,11 @@ func (w *work) decide(o store.Outcome) {
 	w.out, w.done = o, true
 }
 
-// process delivers a batch of claimed jobs: parse, skip rules, idempotency check, contact matching (cache,
-// batched search, create), owner, mapping, one batched write; then records every outcome in one commit. It
-// returns how many jobs it delivered.
-func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
-	m := l.currentMapping(ctx)
-	now := l.s.clock.Now()
-	all := make([]*work, len(claimed))
-	var ws, resumed []*work // jobs to log; jobs logged already whose contact update remains (updates.go)
+// prepare parses claimed jobs' events and applies the skip rules. all is every job; ws the jobs to log;
+// resumed the jobs logged already whose contact update remains (updates.go). A job parked for its mapping's
+// park_for without a match is marked expired and not matched again: createContacts applies park_then to it.
+func (l *loop) prepare(m *mapping.Mapping, claimed []store.Claimed, now time.Time) (all, ws, resumed []*work) {
+	all = make([]*work, len(claimed))
 	for i, c := range claimed {
 		w := &work{c: c}
 		all[i] = w
@@ -218,7 +226,20 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 			continue
 		}
 		w.queries = w.m.Queries(sms)
+		if w.m.NoMatch() == mapping.NoMatchPark && !c.Job.ParkedAt.IsZero() && !now.Before(c.Job.ParkedAt.Add(w.m.ParkFor())) {
+			w.expired, w.queries = true, nil
+		}
 	}
+	return all, ws, resumed
+}
+
+// process delivers a batch of claimed jobs: parse, skip rules, idempotency check, contact matching (cache,
+// batched search, create), owner, mapping, one batched write; then records every outcome in one commit. It
+// returns how many jobs it delivered.
+func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
+	m := l.currentMapping(ctx)
+	now := l.s.clock.Now()
+	all, ws, resumed := l.prepare(m, claimed, now)
 	l.checkAmbiguous(ctx, m, ws, now)
 	l.matchContacts(ctx, m, ws, now)
 	l.createContacts(ctx, m, ws, now)
@@ -443,6 +464,7 @@ func (l *loop) matchContacts(ctx context.Context, m *mapping.Mapping, ws []*work
 				continue
 			}
 			l.count("search")
+			l.searches++
 			res, err := l.client.FindContacts(ctx, chunk)
 			if err == nil && len(res) != len(chunk) {
 				err = fmt.Errorf("adapter returned %d results for %d queries", len(res), len(chunk))
@@ -501,8 +523,12 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 			continue
 		}
 		switch policy := w.m.NoMatch(); {
-		case policy == "skip":
+		case policy == mapping.NoMatchSkip:
 			w.decide(store.Outcome{State: store.Skipped, Error: "skipped: no matching contact"})
+		case policy == mapping.NoMatchPark && w.expired && w.m.ParkThen() == mapping.NoMatchSkip:
+			w.decide(store.Outcome{State: store.Skipped, Error: fmt.Sprintf("skipped: no matching contact after %s parked", w.m.ParkFor())})
+		case policy == mapping.NoMatchPark && !w.expired && len(w.queries) > 0:
+			w.decide(store.Outcome{State: store.Parked, NextAttempt: now.Add(w.m.ParkRecheck()), Error: "parked: no matching contact yet"})
 		case policy == "create" && len(w.queries) > 0:
 			key := w.queries[0].Key()
 			if _, ok := groups[key]; !ok {
@@ -510,8 +536,8 @@ func (l *loop) createContacts(ctx context.Context, m *mapping.Mapping, ws []*wor
 			}
 			groups[key] = append(groups[key], w)
 		}
-		// log_without_contact, or nothing to create a contact from (an alphanumeric sender with no email):
-		// the activity is logged without a contact.
+		// log_without_contact, a park expired with park_then log_without_contact, or nothing to create a
+		// contact from or wait for (an alphanumeric sender with no email): the activity is logged without one.
 	}
 	for _, key := range order {
 		if l.stalled() {
@@ -751,7 +777,7 @@ func (l *loop) observe(w *work) {
 		return
 	}
 	l.s.metrics.Deliveries.WithLabelValues(l.dest.Name, w.out.State).Inc()
-	if w.out.State == store.Done {
+	if w.out.State == store.Done && w.c.Job.ParkedAt.IsZero() { // a parked SMS waited for its contact, not for onoffsync
 		l.s.metrics.EndToEnd.WithLabelValues(l.dest.Name).Observe(l.s.clock.Now().Sub(w.c.Event.Received).Seconds())
 	}
 }

@@ -38,7 +38,7 @@ func NewSyncer(cfg *Config, st *store.Store, opts Options) (*Syncer, error) {
 		l := &loop{s: s, dest: d, wake: make(chan struct{}, 1), owners: map[string]ownerEntry{},
 			log: opts.Logger.With("destination", d.Name)}
 		l.mapping.Store(m)
-		l.throttle = newThrottle(nil, opts.Clock.Now)
+		l.throttle = newThrottle(nil, opts.Clock)
 		deps := AdapterDeps{HTTPClient: opts.HTTPClient, Throttle: l.throttle, Now: opts.Clock.Now, Logger: l.log, Stdout: opts.Stdout}
 		build := opts.Adapters[d.Name]
 		if build == nil {

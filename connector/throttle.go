@@ -16,7 +16,7 @@ import (
 type throttle struct {
 	mu    sync.Mutex
 	kinds map[string]*kindLimit
-	now   func() time.Time
+	clock Clock // the loop's: tokens refill and waits end on it, so tests with a fake clock can check rates
 }
 
 type kindLimit struct {
@@ -29,8 +29,8 @@ type kindLimit struct {
 // recoverEvery is how often a slowed limit regains a tenth of its configured rate.
 const recoverEvery = 10 * time.Second
 
-func newThrottle(limits []crm.RateLimit, now func() time.Time) *throttle {
-	t := &throttle{kinds: map[string]*kindLimit{}, now: now}
+func newThrottle(limits []crm.RateLimit, clock Clock) *throttle {
+	t := &throttle{kinds: map[string]*kindLimit{}, clock: clock}
 	t.setLimits(limits)
 	return t
 }
@@ -59,7 +59,19 @@ func (t *throttle) Wait(ctx context.Context, kind string) error {
 	if k == nil {
 		return ctx.Err()
 	}
-	return k.lim.Wait(ctx)
+	now := t.clock.Now()
+	r := k.lim.ReserveN(now, 1) // burst is at least 1, so r is OK
+	d := r.DelayFrom(now)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	select {
+	case <-ctx.Done():
+		r.CancelAt(t.clock.Now())
+		return ctx.Err()
+	case <-t.clock.After(d):
+		return nil
+	}
 }
 
 // recover raises a slowed limit by a tenth of its base per recoverEvery since the last change.
@@ -68,7 +80,7 @@ func (t *throttle) recover(k *kindLimit) {
 	if cur >= k.base {
 		return
 	}
-	now := t.now()
+	now := t.clock.Now()
 	from := k.lastGrow
 	if k.lastCut.After(from) {
 		from = k.lastCut
@@ -89,7 +101,7 @@ func (t *throttle) recover(k *kindLimit) {
 func (t *throttle) slowDown(kind string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.now()
+	now := t.clock.Now()
 	for name, k := range t.kinds {
 		if kind != "" && name != kind {
 			continue

@@ -244,8 +244,17 @@ func kindRank(kind string) int {
 	return 0
 }
 
-// NoMatch says what to do when no contact matches: NoMatchCreate, NoMatchLog or NoMatchSkip.
+// NoMatch says what to do when no contact matches: NoMatchCreate, NoMatchLog, NoMatchSkip or NoMatchPark.
 func (m *Mapping) NoMatch() string { return m.s.onNoMatch }
+
+// ParkRecheck is how often a parked SMS is matched again (match.park_recheck; default 1h, at least 1s).
+func (m *Mapping) ParkRecheck() time.Duration { return m.s.parkRecheck }
+
+// ParkFor is how long an SMS stays parked before ParkThen applies (match.park_for; default 168h).
+func (m *Mapping) ParkFor() time.Duration { return m.s.parkFor }
+
+// ParkThen is what happens to an SMS still unmatched after ParkFor: NoMatchLog (the default) or NoMatchSkip.
+func (m *Mapping) ParkThen() string { return m.s.parkThen }
 
 // NewContact renders the contact to create for ev when nothing matched. It fails with ErrNoIdentity when
 // ev has neither a valid number nor an email, when a template fails, and on Salesforce when LastName (or a

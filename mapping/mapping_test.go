@@ -50,7 +50,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown key",
 			crm:  "hubspot",
 			yaml: "version: 1\nmatch:\n  keys: [phone]\n  on_nomatch: skip\n",
-			want: []string{`m.yaml:4: match.on_nomatch: unknown key "on_nomatch" (want one of keys, on_no_match, phone_fields, prefer)`},
+			want: []string{`m.yaml:4: match.on_nomatch: unknown key "on_nomatch" (want one of keys, on_no_match, park_for, park_recheck, park_then, phone_fields, prefer)`},
 		},
 		{
 			name: "unknown top-level key",
@@ -105,10 +105,29 @@ func TestParseErrors(t *testing.T) {
 				`m.yaml:2: match.keys[1]: "fax" is not one of phone, email`,
 				`m.yaml:2: match.keys[2]: "phone" is listed twice`,
 				`m.yaml:3: match.prefer[0]: "newest" is not one of contact_before_lead, lead_before_contact, most_recently_modified, least_recently_modified`,
-				`m.yaml:4: match.on_no_match: "ignore" is not one of create, log_without_contact, skip`,
+				`m.yaml:4: match.on_no_match: "ignore" is not one of create, log_without_contact, skip, park`,
 				`m.yaml:6: create.kind: "person" is not one of contact, lead`,
 				`m.yaml:8: skip[0].direction: "OUT" is not one of SENT, RECEIVED, INBOUND, OUTBOUND`,
 				`m.yaml:8: skip[0]: a skip rule needs at least one condition (external_number, user_email, user_number, direction)`,
+			},
+		},
+		{
+			name: "park settings",
+			crm:  "hubspot",
+			yaml: "match:\n  on_no_match: park\n  park_recheck: 500ms\n  park_for: a week\n  park_then: create\n",
+			want: []string{
+				`m.yaml:3: match.park_recheck: 500ms is shorter than the least accepted, 1s`,
+				`m.yaml:4: match.park_for: "a week" is not a duration (e.g. 30s, 1h, 168h)`,
+				`m.yaml:5: match.park_then: "create" is not one of log_without_contact, skip`,
+			},
+		},
+		{
+			name: "park without keys, and on the log destination",
+			crm:  "log",
+			yaml: "match:\n  keys: []\n  on_no_match: park\n",
+			want: []string{
+				`m.yaml:3: match.on_no_match: park needs at least one match key (match.keys), or no parked SMS could ever match`,
+				`m.yaml:3: match.on_no_match: the log destination has no contacts to wait for`,
 			},
 		},
 		{
@@ -182,7 +201,7 @@ func TestParseErrors(t *testing.T) {
 			yaml: "skip:\n  - external_number: [\"[\"]\nmatch: [phone]\nversion: 2\n",
 			want: []string{
 				`m.yaml:2: skip[0].external_number[0]: bad pattern "[": syntax error in pattern`,
-				`m.yaml:3: match: want a mapping of keys (keys, on_no_match, phone_fields, prefer)`,
+				`m.yaml:3: match: want a mapping of keys (keys, on_no_match, park_for, park_recheck, park_then, phone_fields, prefer)`,
 				`m.yaml:4: version: unsupported version "2" (want 1)`,
 			},
 		},
@@ -209,7 +228,7 @@ func TestParseErrors(t *testing.T) {
 			crm:  "hubspot",
 			yaml: "version: 1\nmatch:\n  on_no_match: nope\nowner:\n  from_user_email: 1\n  extra: x\nactivity:\n  fields:\n    hs_communication_body: \"{{ .Event.Nope }}\"\n",
 			want: []string{
-				`m.yaml:3: match.on_no_match: "nope" is not one of create, log_without_contact, skip`,
+				`m.yaml:3: match.on_no_match: "nope" is not one of create, log_without_contact, skip, park`,
 				`m.yaml:5: owner.from_user_email: want true or false, got "1"`,
 				`m.yaml:6: owner.extra: unknown key "extra" (want one of default, from_user_email, map)`,
 				`m.yaml:9: activity.fields.hs_communication_body: template: unknown field .Event.Nope (known: ID, Direction, Sent, Received, Date, LocalDate, Body, UserName, UserEmail, UserNumber, External, ExternalNumber, ExternalName, ExternalEmail, ExternalCompany)`,
@@ -364,7 +383,7 @@ destinations:
 	}
 	_, err := ParseNode("onoffsync.yaml", &doc.Destinations[0].Mapping, Options{CRM: "hubspot"})
 	want := []string{
-		`onoffsync.yaml:8: match.on_no_match: "maybe" is not one of create, log_without_contact, skip`,
+		`onoffsync.yaml:8: match.on_no_match: "maybe" is not one of create, log_without_contact, skip, park`,
 		`onoffsync.yaml:11: activity.fields.hs_communication_body: template: unknown field .Event.Text (known: ID, Direction, Sent, Received, Date, LocalDate, Body, UserName, UserEmail, UserNumber, External, ExternalNumber, ExternalName, ExternalEmail, ExternalCompany)`,
 	}
 	if diff := cmp.Diff(want, problemLines(t, err)); diff != "" {
@@ -623,4 +642,36 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestParkSettings: the park keys default to 1h, 168h and log_without_contact; written ones are read, and the
+// calls section inherits them unless it writes its own.
+func TestParkSettings(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		sms, calls []any
+	}{
+		{"defaults", "match:\n  on_no_match: park\n",
+			[]any{NoMatchPark, time.Hour, 168 * time.Hour, NoMatchLog}, []any{NoMatchPark, time.Hour, 168 * time.Hour, NoMatchLog}},
+		{"written", "match:\n  on_no_match: park\n  park_recheck: 1s\n  park_for: 72h\n  park_then: skip\ncalls:\n  match:\n    park_for: 2h\n",
+			[]any{NoMatchPark, time.Second, 72 * time.Hour, NoMatchSkip}, []any{NoMatchPark, time.Second, 2 * time.Hour, NoMatchSkip}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := Parse("m.yaml", []byte(tt.yaml), Options{CRM: "hubspot"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := m.For(crm.SMS{Call: &crm.Call{}})
+			for _, v := range []struct {
+				m    *Mapping
+				want []any
+			}{{m, tt.sms}, {c, tt.calls}} {
+				got := []any{v.m.NoMatch(), v.m.ParkRecheck(), v.m.ParkFor(), v.m.ParkThen()}
+				if diff := cmp.Diff(v.want, got); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
 }

@@ -72,6 +72,9 @@ type spec struct {
 	prefer      []string
 	onNoMatch   string
 	onNoMatchAt pos
+	parkRecheck time.Duration
+	parkFor     time.Duration
+	parkThen    string
 
 	createAt     pos
 	kind         string
@@ -106,6 +109,7 @@ const (
 	NoMatchCreate = "create"
 	NoMatchLog    = "log_without_contact"
 	NoMatchSkip   = "skip"
+	NoMatchPark   = "park"
 
 	PreferContactBeforeLead = "contact_before_lead"
 	PreferLeadBeforeContact = "lead_before_contact"
@@ -114,19 +118,23 @@ const (
 )
 
 var (
-	matchKeys     = []string{"phone", "email"}
-	noMatchValues = []string{NoMatchCreate, NoMatchLog, NoMatchSkip}
-	preferValues  = []string{PreferContactBeforeLead, PreferLeadBeforeContact, PreferRecent, PreferOldest}
-	kinds         = []string{crm.KindContact, crm.KindLead}
-	directions    = []string{"SENT", "RECEIVED", "INBOUND", "OUTBOUND"} // a call's INBOUND is RECEIVED, OUTBOUND SENT
+	matchKeys      = []string{"phone", "email"}
+	noMatchValues  = []string{NoMatchCreate, NoMatchLog, NoMatchSkip, NoMatchPark}
+	parkThenValues = []string{NoMatchLog, NoMatchSkip}
+	preferValues   = []string{PreferContactBeforeLead, PreferLeadBeforeContact, PreferRecent, PreferOldest}
+	kinds          = []string{crm.KindContact, crm.KindLead}
+	directions     = []string{"SENT", "RECEIVED", "INBOUND", "OUTBOUND"} // a call's INBOUND is RECEIVED, OUTBOUND SENT
 )
 
 // neutral is the spec every mapping starts from when no CRM is named (and the built-ins themselves).
 func neutral() spec {
 	return spec{
-		prefer:    []string{PreferRecent},
-		onNoMatch: NoMatchLog,
-		kind:      crm.KindContact,
+		prefer:      []string{PreferRecent},
+		onNoMatch:   NoMatchLog,
+		parkRecheck: time.Hour,
+		parkFor:     168 * time.Hour,
+		parkThen:    NoMatchLog,
+		kind:        crm.KindContact,
 	}
 }
 
@@ -240,6 +248,24 @@ func (p *parser) enum(v *yaml.Node, field string, values []string) (string, bool
 		return "", false
 	}
 	return s, true
+}
+
+// duration reads a Go duration ("90s", "1h", "168h") of at least least.
+func (p *parser) duration(v *yaml.Node, field string, least time.Duration) (time.Duration, bool) {
+	s, ok := p.str(v, field)
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		p.errorf(v, field, "%q is not a duration (e.g. 30s, 1h, 168h)", s)
+		return 0, false
+	case d < least:
+		p.errorf(v, field, "%s is shorter than the least accepted, %s", d, least)
+		return 0, false
+	}
+	return d, true
 }
 
 // list reads a sequence of strings; a single string is a list of one.
@@ -411,6 +437,21 @@ func (p *parser) parseSpec(root *yaml.Node, base spec) spec {
 						s.onNoMatch, s.onNoMatchAt = e, p.at(v)
 					}
 				},
+				"park_recheck": func(_, v *yaml.Node, f string) {
+					if d, ok := p.duration(v, f, time.Second); ok {
+						s.parkRecheck = d
+					}
+				},
+				"park_for": func(_, v *yaml.Node, f string) {
+					if d, ok := p.duration(v, f, time.Second); ok {
+						s.parkFor = d
+					}
+				},
+				"park_then": func(_, v *yaml.Node, f string) {
+					if e, ok := p.enum(v, f, parkThenValues); ok {
+						s.parkThen = e
+					}
+				},
 			})
 		},
 		"create": func(k, v *yaml.Node, f string) {
@@ -567,6 +608,14 @@ func check(s spec, crmName string, ps *problems) {
 		}
 		if crmName == "log" {
 			add(s.onNoMatchAt, "match.on_no_match", "the log destination cannot create contacts")
+		}
+	}
+	if s.onNoMatch == NoMatchPark {
+		if len(s.keys) == 0 {
+			add(s.onNoMatchAt, "match.on_no_match", "park needs at least one match key (match.keys), or no parked SMS could ever match")
+		}
+		if crmName == "log" {
+			add(s.onNoMatchAt, "match.on_no_match", "the log destination has no contacts to wait for")
 		}
 	}
 	var nameRE *regexp.Regexp

@@ -152,6 +152,8 @@ type Server struct {
 	latency   map[string]time.Duration
 	window    []time.Time // accepted requests in the rolling window
 	searches  []time.Time
+	searchLog []time.Time    // every search request received, on the fake's clock (SearchTimes)
+	limited   map[string]int // 429 answers by policy name (RateLimited)
 	dayKey    string
 	dayCount  int
 	issued    int
@@ -334,6 +336,21 @@ func (s *Server) Unserved() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SearchTimes returns when each search request (any object) was received, on the server's clock, in order.
+func (s *Server) SearchTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.searchLog...)
+}
+
+// RateLimited counts the 429 answers given under a rate-limit policy: "SECONDLY" (search),
+// "TEN_SECONDLY_ROLLING" or "DAILY".
+func (s *Server) RateLimited(policy string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limited[policy]
 }
 
 // TotalCalls counts every request received.
@@ -705,7 +722,14 @@ func (s *Server) limit(w http.ResponseWriter, key string) bool {
 	}
 	s.searches = s.searches[cut:]
 
+	if search {
+		s.searchLog = append(s.searchLog, now)
+	}
 	reject := func(policy, msg string) bool {
+		if s.limited == nil {
+			s.limited = map[string]int{}
+		}
+		s.limited[policy]++
 		e := newErr("", msg)
 		e.ErrorType, e.PolicyName = "RATE_LIMIT", policy
 		writeJSON(w, http.StatusTooManyRequests, e)
