@@ -23,6 +23,7 @@ type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []clockWaiter
+	waited  chan struct{} // if set, signalled (without blocking) whenever something starts waiting
 }
 
 type clockWaiter struct {
@@ -45,6 +46,12 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 		return ch
 	}
 	c.waiters = append(c.waiters, clockWaiter{at: c.now.Add(d), ch: ch})
+	if c.waited != nil {
+		select {
+		case c.waited <- struct{}{}:
+		default:
+		}
+	}
 	return ch
 }
 
@@ -192,7 +199,13 @@ func (e *syncEnv) counts(dest string) map[string]int64 {
 // (to advance the fake clock).
 func waitFor(t *testing.T, what string, cond func() bool, step func()) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	waitWithin(t, 10*time.Second, what, cond, step)
+}
+
+// waitWithin is waitFor with another deadline, for tests whose work is large (thousands of jobs under -race).
+func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool, step func()) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/crm/crmtest"
 	"github.com/onoffsync/onoffsync/crm/hubspot/hubspottest"
+	"github.com/onoffsync/onoffsync/crm/salesforce/salesforcetest"
 	"github.com/onoffsync/onoffsync/store"
 )
 
@@ -164,6 +166,10 @@ func manyParked(tb testing.TB, st *store.Store, now time.Time, dests []string, n
 // behind by a sleep that a new job cut short can move the clock while the loop works: that makes the loop
 // look slower, never faster, so rates measured on this clock are not flattered by it.
 func runClock(t *testing.T, c *fakeClock) {
+	c.mu.Lock()
+	c.waited = make(chan struct{}, 1)
+	c.waited <- struct{}{} // for whatever already waits
+	c.mu.Unlock()
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -171,24 +177,31 @@ func runClock(t *testing.T, c *fakeClock) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(50 * time.Microsecond): // yield to the loop between moves, as waitFor does
+			case <-c.waited:
 			}
-			c.mu.Lock()
-			var at time.Time
-			for _, w := range c.waiters {
-				if at.IsZero() || w.at.Before(at) {
-					at = w.at
+			for {
+				c.mu.Lock()
+				var at time.Time
+				for _, w := range c.waiters {
+					if at.IsZero() || w.at.Before(at) {
+						at = w.at
+					}
 				}
-			}
-			d := at.Sub(c.now)
-			c.mu.Unlock()
-			if !at.IsZero() {
+				d := at.Sub(c.now)
+				c.mu.Unlock()
+				if at.IsZero() {
+					break
+				}
 				c.Advance(d)
 			}
 		}
 	}()
 	t.Cleanup(func() { close(stop); <-done })
 }
+
+// bigWait bounds the waits of the 10,000-SMS test: about 4 s of work alone, 30 s under -race, more on a
+// loaded machine.
+const bigWait = 3 * time.Minute
 
 // TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit: 10,000 SMS parked for unknown numbers are all
 // rechecked through the real adapter against the fake HubSpot, whose search allows 5 requests per second (on
@@ -235,7 +248,7 @@ func TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit(t *testing.T) {
 
 	var live []uint64
 	for _, at := range []int{50, 250, 500} { // post a live SMS once the recheck has made this many searches
-		waitFor(t, fmt.Sprint(at, " searches"), func() bool { return hs.Calls(hubspottest.ContactsSearch) >= at }, nil)
+		waitWithin(t, bigWait, fmt.Sprint(at, " searches"), func() bool { return hs.Calls(hubspottest.ContactsSearch) >= at }, nil)
 		id := fmt.Sprint("live-", at)
 		seq, _, err := st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, EventName: "SMS",
 			Received: clock.Now(), Raw: smsBody(id, "+33699999999", "+33611111111")}, []string{"hubspot"})
@@ -244,11 +257,11 @@ func TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit(t *testing.T) {
 		}
 		live = append(live, seq)
 	}
-	waitFor(t, "every parked SMS rechecked", func() bool {
+	waitWithin(t, bigWait, "every parked SMS rechecked", func() bool {
 		due, _, err := st.DueParked("hubspot", start, 1)
 		return err == nil && len(due) == 0
 	}, nil)
-	waitFor(t, "the found SMS logged", func() bool {
+	waitWithin(t, bigWait, "the found SMS logged", func() bool {
 		stats, _, _ := st.Stats()
 		return stats["hubspot"].Counts[store.Done] == int64(len(live)+len(later))
 	}, nil)
@@ -300,5 +313,107 @@ func TestTenThousandParkedRecheckedWithinHubSpotsSearchLimit(t *testing.T) {
 	}
 	if byContact[known] != len(live) {
 		t.Errorf("the known contact holds %d SMS, want the %d live ones", byContact[known], len(live))
+	}
+}
+
+// TestParkedSMSThroughBothCRMs drives the real adapters against both fakes on a fake clock: SMS from unknown
+// numbers are parked in HubSpot and Salesforce; one number becomes a contact in each CRM after its SMS was
+// parked, and its SMS is logged there at the next recheck with its own date (days before the recheck);
+// the other one's SMS follows park_then once park_for has passed: skipped in HubSpot, logged without a
+// contact in Salesforce.
+func TestParkedSMSThroughBothCRMs(t *testing.T) {
+	clock := newFakeClock()
+	hs := hubspottest.New(hubspottest.Options{Now: clock.Now, MaxPer10s: -1})
+	defer hs.Close()
+	sf := salesforcetest.New(salesforcetest.Options{Now: clock.Now, ClientID: "id", ClientSecret: "secret", IndexLag: 2 * time.Minute})
+	defer sf.Close()
+	cfg := testConfig(t, t.TempDir(), fmt.Sprintf(`destinations:
+  - name: hubspot
+    type: hubspot
+    token: pat-test
+    base_url: %q
+    mapping: {match: {keys: [phone], on_no_match: park, park_recheck: 1h, park_for: 96h, park_then: skip}}
+  - name: salesforce
+    type: salesforce
+    login_url: %q
+    auth: client_credentials
+    client_id: id
+    client_secret: secret
+    mapping: {match: {keys: [phone], on_no_match: park, park_recheck: 1h, park_for: 96h, park_then: log_without_contact}}
+`, hs.URL, sf.URL()))
+	st, err := store.Open(cfg.Store.Path, store.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := NewSyncer(cfg, st, Options{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dests := []string{"hubspot", "salesforce"}
+	for _, id := range []string{"appears", "never"} {
+		number := map[string]string{"appears": "06 55 44 33 22", "never": "06 55 44 33 00"}[id]
+		if _, _, err := st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, EventName: "SMS",
+			Received: clock.Now(), Raw: smsBody(id, "+33699999999", number)}, dests); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, nil); close(done) }()
+	defer func() { cancel(); <-done }()
+	counts := func(want map[string]int64) func() bool {
+		return func() bool {
+			stats, _, _ := st.Stats()
+			for _, d := range dests {
+				for state, n := range want {
+					if stats[d].Counts[state] != n {
+						return false
+					}
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, "both SMS parked in both CRMs", counts(map[string]int64{store.Parked: 2}), func() { clock.Advance(100 * time.Millisecond) })
+	if n := len(hs.Contacts()) + len(sf.Records("Contact")) + len(sf.Records("Lead")); n != 0 {
+		t.Fatalf("%d contacts created, want none (the mappings park)", n)
+	}
+	hsContact := hs.SeedContact(map[string]string{"phone": "+33655443322", "lastname": "Later"})
+	hs.Settle()
+	sfContact := sf.SeedContact(salesforcetest.Person{LastName: "Later", Phone: "+33 6 55 44 33 22"})
+	runClock(t, clock)
+
+	waitFor(t, "the found SMS logged and the other past park_for", func() bool {
+		stats, _, _ := st.Stats()
+		return stats["hubspot"].Counts[store.Done] == 1 && stats["hubspot"].Counts[store.Skipped] == 1 &&
+			stats["salesforce"].Counts[store.Done] == 2 && stats["salesforce"].Counts[store.Parked] == 0
+	}, nil)
+	cancel()
+	<-done
+	if waited := clock.Now().Sub(smsDate); waited < 96*time.Hour {
+		t.Errorf("done %v after the SMS, want park_for (96h) to have passed", waited)
+	}
+	comms := hs.Communications()
+	if len(comms) != 1 || len(comms[0].Associations) == 0 || comms[0].Associations[0].ToID != hsContact ||
+		comms[0].Properties["hs_timestamp"] != smsDate.Format("2006-01-02T15:04:05.000Z") {
+		t.Errorf("HubSpot communications %+v, want one on contact %s at %v", comms, hsContact, smsDate)
+	}
+	tasks := sf.Tasks()
+	if len(tasks) != 2 {
+		t.Fatalf("Salesforce holds %d Tasks, want 2", len(tasks))
+	}
+	var who []string
+	for _, task := range tasks {
+		w, _ := task.Fields["WhoId"].(string)
+		who = append(who, w)
+		if got := task.Fields["ActivityDate"]; got != smsDate.Format(time.DateOnly) {
+			t.Errorf("Task ActivityDate %v, want the SMS's date %s", got, smsDate.Format(time.DateOnly))
+		}
+	}
+	slices.Sort(who)
+	if want := []string{"", sfContact}; !slices.Equal(who, want) {
+		t.Errorf("Tasks on %q, want one on the later contact and one without (park_then)", who)
 	}
 }

@@ -14,6 +14,9 @@ type Phone struct {
 	National string // national significant number, digits only, no trunk prefix: "612345678"
 	Trunk    string // national number as dialled inside the country, digits only: "0612345678"
 	Region   string // ISO 3166 region of the number, "FR"
+	// Home is the region the number was read in (the account's country), "" when it did not parse: a CRM
+	// number written with that country's international prefix ("011 82 ..." in the US) is read there too.
+	Home string `json:"-"`
 }
 
 // Valid reports whether the number parsed as a (possible) phone number. Short codes and alphanumeric
@@ -65,6 +68,7 @@ func ParsePhone(raw, region string) Phone {
 	if p.Region == "" || p.Region == "ZZ" { // a number in no assigned range still has a country
 		p.Region = phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
 	}
+	p.Home = strings.ToUpper(region)
 	p.Trunk = phonenumbers.NormalizeDigitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
 	if t := parse(p.Trunk, p.Region); t == nil || phonenumbers.Format(t, phonenumbers.E164) != p.E164 {
 		p.Trunk = ""
@@ -152,12 +156,19 @@ func (c *PhoneCache) RegionFor(userNumber, fallback string) string {
 }
 
 // SamePhone reports whether a number stored in a CRM (in any format) is the same number as p. A stored
-// national-format number is read in p's region.
+// number is read in p's region (a national-format number of p's country), then in p's home region (the
+// account's country, whose international prefix a number abroad may be written with: "011 82 ..." in the US).
 func SamePhone(stored string, p Phone) bool {
 	if !p.Valid() || strings.TrimSpace(stored) == "" {
 		return false
 	}
-	q := ParsePhone(stored, p.Region)
+	if q := ParsePhone(stored, p.Region); q.Valid() && q.E164 == p.E164 {
+		return true
+	}
+	if p.Home == "" || p.Home == p.Region {
+		return false
+	}
+	q := ParsePhone(stored, p.Home)
 	return q.Valid() && q.E164 == p.E164
 }
 

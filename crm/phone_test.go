@@ -11,10 +11,10 @@ func TestParsePhone(t *testing.T) {
 		name, raw, region string
 		want              Phone
 	}{
-		{"national FR", "06 12 34 56 78", "FR", Phone{Raw: "06 12 34 56 78", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR"}},
-		{"e164", "+33612345678", "US", Phone{Raw: "+33612345678", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR"}},
-		{"00 prefix", "0033612345678", "US", Phone{Raw: "0033612345678", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR"}},
-		{"US national", "(415) 555-2671", "US", Phone{Raw: "(415) 555-2671", E164: "+14155552671", National: "4155552671", Trunk: "4155552671", Region: "US"}},
+		{"national FR", "06 12 34 56 78", "FR", Phone{Raw: "06 12 34 56 78", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR", Home: "FR"}},
+		{"e164", "+33612345678", "US", Phone{Raw: "+33612345678", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR", Home: "US"}},
+		{"00 prefix", "0033612345678", "US", Phone{Raw: "0033612345678", E164: "+33612345678", National: "612345678", Trunk: "0612345678", Region: "FR", Home: "US"}},
+		{"US national", "(415) 555-2671", "US", Phone{Raw: "(415) 555-2671", E164: "+14155552671", National: "4155552671", Trunk: "4155552671", Region: "US", Home: "US"}},
 		{"short code", "36180", "FR", Phone{Raw: "36180"}},
 		{"alphanumeric", "AMAZON", "FR", Phone{Raw: "AMAZON"}},
 		{"empty", "", "FR", Phone{}},
@@ -41,6 +41,29 @@ func TestDigitsAndSame(t *testing.T) {
 	}
 	if SamePhone("+33612345679", p) {
 		t.Error("SamePhone(other number) = true, want false")
+	}
+}
+
+// TestSamePhoneForeignIDD matches a CRM number written with the account country's international prefix
+// ("011" from the US, "00" from France) to the same number abroad: it must be read in the account's country,
+// not in the number's own (in Korea, "011 82 ..." is no number at all).
+func TestSamePhoneForeignIDD(t *testing.T) {
+	tests := []struct{ name, stored, home, sms string }{
+		{"US account", "011 82 10 1234 5678", "US", "+82 10 1234 5678"},
+		{"US account, national sms", "011 82 10 1234 5678", "US", "011 82 10 1234 5678"},
+		{"FR account", "00 82 10 1234 5678", "FR", "+82 10 1234 5678"},
+		{"JP account", "010 82 10 1234 5678", "JP", "+82 10 1234 5678"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := ParsePhone(tt.sms, tt.home)
+			if !SamePhone(tt.stored, p) {
+				t.Errorf("SamePhone(%q, ParsePhone(%q, %q) = %+v) = false, want true", tt.stored, tt.sms, tt.home, p)
+			}
+			if SamePhone("011 82 10 1234 5679", p) {
+				t.Errorf("SamePhone(another number, %+v) = true", p)
+			}
+		})
 	}
 }
 

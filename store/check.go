@@ -61,6 +61,11 @@ func readMeta(f io.ReaderAt, off int64) (m boltMeta, ok bool) {
 		pgid: e.Uint64(b[40:]), tx: e.Uint64(b[48:])}, true
 }
 
+// Check looks at the data file at path as Open does first, from its meta pages alone, and returns ErrCorrupt
+// (one line, saying to restore the copy) for an empty, truncated or damaged file. It takes no lock, so it can
+// run beside a server holding the file, and passes a file that does not exist (Open would create it).
+func Check(path string) error { return checkFile(path) }
+
 // checkFile looks at an existing data file before bbolt maps it: bbolt panics on some damaged files, and
 // takes an empty one for a new store. A file that does not exist is fine (Open creates it).
 func checkFile(path string) error {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -34,42 +33,61 @@ type Event struct {
 
 func eventKey(seq uint64) []byte { return u64(seq) }
 
-// encodeEvent lays an event out as a 4-byte header length, the JSON header (every field but Seq and Raw),
-// then the raw body as is: no base64, and cheap to build outside the write transaction.
+// encodeEvent lays an event out as a 4-byte header length (with binaryHeader set), the binary header (every
+// field but Seq and Raw, see codec.go), then the raw body as is: no base64, and cheap to build outside the
+// write transaction. Layout 2 and earlier wrote a JSON header (eventHeader), which decodeEvent still reads.
 func encodeEvent(e *Event) ([]byte, error) {
-	hd := eventHeader{Event: e}
-	if !utf8.ValidString(e.SourceID) {
-		hd.SourceIDBytes = []byte(e.SourceID) // JSON would turn the invalid bytes into U+FFFD
+	out := make([]byte, 4, 64+len(e.SourceID)+len(e.Raw))
+	out = encodeEventHeader(out, e)
+	n := len(out) - 4
+	if n >= binaryHeader {
+		return nil, fmt.Errorf("event header of %d bytes", n)
 	}
-	h, err := json.Marshal(hd)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 4, 4+len(h)+len(e.Raw))
-	binary.BigEndian.PutUint32(out, uint32(len(h)))
-	out = append(out, h...)
+	binary.BigEndian.PutUint32(out, uint32(n)|binaryHeader)
 	return append(out, e.Raw...), nil
 }
 
-// eventHeader is an event's stored header. A source id that is not valid UTF-8 is kept byte for byte beside
-// it (base64), so two ids that differ only in invalid bytes stay two ids, as in the deduplication index.
+// eventHeader is the JSON header layout 2 and earlier wrote. A source id that is not valid UTF-8 was kept
+// byte for byte beside it (base64), so two ids that differ only in invalid bytes stay two ids.
 type eventHeader struct {
 	*Event
 	SourceIDBytes []byte `json:"source_id_bytes,omitempty"`
 }
 
+// rawOf returns the raw body of a stored event without decoding its header; false when v is too short.
+func rawOf(v []byte) ([]byte, bool) {
+	if len(v) < 4 {
+		return nil, false
+	}
+	n := int(binary.BigEndian.Uint32(v) &^ binaryHeader)
+	if n > len(v)-4 {
+		return nil, false
+	}
+	return v[4+n:], true
+}
+
 func decodeEvent(k, v []byte) (Event, error) {
 	var e Event
-	if len(v) < 4 || int(binary.BigEndian.Uint32(v)) > len(v)-4 {
+	if len(v) < 4 {
 		return e, fmt.Errorf("event %d: corrupt record", decodeU64(k))
 	}
-	n := int(binary.BigEndian.Uint32(v))
-	hd := eventHeader{Event: &e}
-	if err := json.Unmarshal(v[4:4+n], &hd); err != nil {
-		return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+	word := binary.BigEndian.Uint32(v)
+	n := int(word &^ binaryHeader)
+	if n > len(v)-4 {
+		return e, fmt.Errorf("event %d: corrupt record", decodeU64(k))
 	}
-	if hd.SourceIDBytes != nil {
-		e.SourceID = string(hd.SourceIDBytes)
+	if word&binaryHeader != 0 {
+		if err := decodeEventHeader(v[4:4+n], &e); err != nil {
+			return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+		}
+	} else {
+		hd := eventHeader{Event: &e}
+		if err := json.Unmarshal(v[4:4+n], &hd); err != nil {
+			return e, fmt.Errorf("event %d: %w", decodeU64(k), err)
+		}
+		if hd.SourceIDBytes != nil {
+			e.SourceID = string(hd.SourceIDBytes)
+		}
 	}
 	if raw := v[4+n:]; len(raw) > 0 {
 		e.Raw = append([]byte(nil), raw...) // bbolt's memory is only valid during the transaction
@@ -98,9 +116,25 @@ func putEvent(tx *bolt.Tx, e *Event) error {
 func idKey(class, sourceID string) []byte { return []byte(class + ":" + sourceID) }
 
 // Enqueue stores ev durably and, when it is Accepted, one pending job per destination. An event whose Class
-// and SourceID were stored before is a redelivery: nothing is written and dup is true, with the first one's seq.
-// It returns once the write is fsync'd; any error means nothing was stored.
+// and SourceID were stored before is a redelivery: nothing is written and dup is true, with the first one's seq
+// (unless it replaces a quarantined event: see Receive). It returns once the write is fsync'd; any error means
+// nothing was stored.
 func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err error) {
+	r, err := s.Receive(ev, dests)
+	return r.Seq, r.Dup, err
+}
+
+// Receipt says what Receive did with an event.
+type Receipt struct {
+	Seq      uint64 // the event's seq (the first delivery's, for a redelivery)
+	Dup      bool   // a redelivery of a stored event: nothing was written
+	Replaced bool   // a valid redelivery of a quarantined event took its place (same seq), with its jobs
+}
+
+// Receive is Enqueue, saying whether the event replaced a quarantined one: a redelivery whose status is not
+// Quarantined, of an event still in the quarantine, replaces it (its body, status, problems and jobs), so a
+// valid copy Onoff sends again is synced instead of dropped as a duplicate of the odd first one.
+func (s *Store) Receive(ev Event, dests []string) (Receipt, error) {
 	now := s.now()
 	e := ev
 	e.Dests = nil
@@ -112,27 +146,57 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 	}
 	data, err := encodeEvent(&e) // outside the transaction: the committer is the one serial step
 	if err != nil {
-		return 0, false, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
+		return Receipt{}, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
 	}
+	var r Receipt
 	err = s.update(func(tx *bolt.Tx) error {
-		seq, dup = 0, false
+		r = Receipt{}
 		if ev.SourceID != "" {
 			if v := tx.Bucket(bIDs).Get(idKey(ev.Class, ev.SourceID)); v != nil {
-				seq, dup = decodeU64(v[:8]), true
-				return nil
+				r.Seq = decodeU64(v[:8])
+				if ev.Status == Quarantined || tx.Bucket(bQuarantine).Get(eventKey(r.Seq)) == nil {
+					r.Dup = true
+					return nil
+				}
+				r.Replaced = true
+				return s.replaceQuarantined(tx, r.Seq, &e, data, now)
 			}
 		}
 		var err error
-		seq, err = s.insertEvent(tx, &e, data, now)
+		r.Seq, err = s.insertEvent(tx, &e, data, now)
 		return err
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
+		return Receipt{}, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
 	}
-	if !dup && ev.Status == Accepted {
+	if !r.Dup && ev.Status == Accepted {
 		s.notifyDests(dests)
 	}
-	return seq, dup, nil
+	return r, nil
+}
+
+// replaceQuarantined puts e (encoded as data) in place of the quarantined event seq: out of the quarantine,
+// with its jobs.
+func (s *Store) replaceQuarantined(tx *bolt.Tx, seq uint64, e *Event, data []byte, now time.Time) error {
+	e.Seq = seq
+	if err := tx.Bucket(bEvents).Put(eventKey(seq), data); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bIDs).Put(idKey(e.Class, e.SourceID), idValue(seq, e.Received)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bQuarantine).Delete(eventKey(seq)); err != nil {
+		return err
+	}
+	if err := s.addCount(tx, "", Quarantined, -1); err != nil {
+		return err
+	}
+	for _, d := range e.Dests {
+		if err := s.putJob(tx, jobKey(d, seq), &Job{Created: now, NextAttempt: now, State: Pending}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // insertEvent stores e, already encoded as data, under the next seq, with its dedup entry, quarantine entry

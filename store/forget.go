@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
@@ -198,10 +197,8 @@ func (s *Store) forgetCandidates(f *filter, from []byte) (cands []Event, next []
 				return nil
 			}
 			scanned++
-			if len(v) >= 4 {
-				if h := int(binary.BigEndian.Uint32(v)); h <= len(v)-4 && !f.mayMention(v[4+h:]) {
-					continue
-				}
+			if raw, ok := rawOf(v); ok && !f.mayMention(raw) {
+				continue
 			}
 			e, err := decodeEvent(k, v)
 			if err != nil {

@@ -64,7 +64,11 @@ type Claimed struct {
 
 func getJob(tx *bolt.Tx, k []byte) (*Job, error) {
 	var j Job
-	if err := getJSON(tx.Bucket(bJobs), k, &j); err != nil {
+	v := tx.Bucket(bJobs).Get(k)
+	if v == nil {
+		return nil, fmt.Errorf("job %x: %w", k, ErrNotFound)
+	}
+	if err := decodeJob(v, &j); err != nil {
 		return nil, fmt.Errorf("job %x: %w", k, err)
 	}
 	j.Dest, j.Seq = splitJobKey(k)
@@ -93,10 +97,9 @@ func dueKey(dest string, next time.Time, seq uint64) []byte {
 // putJob writes j under k and keeps the indexes and counters in step with its move from prev (nil for a new job).
 func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 	dest, seq := splitJobKey(k)
-	for _, b := range [][]byte{bJobs, bQueue, bDue} {
-		tx.Bucket(b).FillPercent = appendFill
-	}
-	if err := putJSON(tx.Bucket(bJobs), k, j); err != nil {
+	jobs, queue, due := tx.Bucket(bJobs), tx.Bucket(bQueue), tx.Bucket(bDue)
+	jobs.FillPercent, queue.FillPercent, due.FillPercent = appendFill, appendFill, appendFill
+	if err := jobs.Put(k, encodeJob(nil, j)); err != nil {
 		return err
 	}
 	old := ""
@@ -105,12 +108,12 @@ func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 	}
 	wasDue, isDue := waiting(old), waiting(j.State)
 	if wasDue && (!isDue || !prev.NextAttempt.Equal(j.NextAttempt)) {
-		if err := tx.Bucket(bDue).Delete(dueKey(dest, prev.NextAttempt, seq)); err != nil {
+		if err := due.Delete(dueKey(dest, prev.NextAttempt, seq)); err != nil {
 			return err
 		}
 	}
 	if isDue && (!wasDue || !prev.NextAttempt.Equal(j.NextAttempt)) {
-		if err := tx.Bucket(bDue).Put(dueKey(dest, j.NextAttempt, seq), nil); err != nil {
+		if err := due.Put(dueKey(dest, j.NextAttempt, seq), nil); err != nil {
 			return err
 		}
 	}
@@ -136,11 +139,11 @@ func (s *Store) putJob(tx *bolt.Tx, k []byte, j *Job, prev *Job) error {
 		return err
 	}
 	if active(j.State) && !active(old) {
-		if err := tx.Bucket(bQueue).Put(k, nil); err != nil {
+		if err := queue.Put(k, nil); err != nil {
 			return err
 		}
 	} else if !active(j.State) && active(old) {
-		if err := tx.Bucket(bQueue).Delete(k); err != nil {
+		if err := queue.Delete(k); err != nil {
 			return err
 		}
 	}
@@ -372,18 +375,31 @@ func (sel Selector) keys(tx *bolt.Tx) [][]byte {
 // RetryDead makes the selected dead jobs pending again with a fresh attempt count, and returns how many.
 func (s *Store) RetryDead(sel Selector) (int, error) {
 	now := s.now()
+	return s.eachSelected("retry dead", sel.keys, true, func(tx *bolt.Tx, k []byte, j *Job) error {
+		prev := *j
+		j.State, j.Attempts, j.NextAttempt, j.Finished = Pending, 0, now, time.Time{}
+		return s.putJob(tx, k, j, &prev)
+	})
+}
+
+// DropDead deletes the selected dead jobs (their events stay for deduplication) and returns how many.
+func (s *Store) DropDead(sel Selector) (int, error) {
+	return s.eachSelected("drop dead", sel.keys, false, func(tx *bolt.Tx, _ []byte, j *Job) error { return s.removeJob(tx, j) })
+}
+
+// eachSelected applies fn to every job keys selects, in one write, and returns how many; notify wakes the
+// loops of the destinations it touched (for jobs made due). what names the action in errors.
+func (s *Store) eachSelected(what string, keys func(*bolt.Tx) [][]byte, notify bool, fn func(tx *bolt.Tx, k []byte, j *Job) error) (int, error) {
 	var n int
 	var dests []string
 	err := s.update(func(tx *bolt.Tx) error {
 		n, dests = 0, nil
-		for _, k := range sel.keys(tx) {
+		for _, k := range keys(tx) {
 			j, err := getJob(tx, k)
 			if err != nil {
 				return err
 			}
-			prev := *j
-			j.State, j.Attempts, j.NextAttempt, j.Finished = Pending, 0, now, time.Time{}
-			if err := s.putJob(tx, k, j, &prev); err != nil {
+			if err := fn(tx, k, j); err != nil {
 				return err
 			}
 			n++
@@ -392,31 +408,10 @@ func (s *Store) RetryDead(sel Selector) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("retry dead: %w", err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	s.notifyDests(uniq(dests))
-	return n, nil
-}
-
-// DropDead deletes the selected dead jobs (their events stay for deduplication) and returns how many.
-func (s *Store) DropDead(sel Selector) (int, error) {
-	var n int
-	err := s.update(func(tx *bolt.Tx) error {
-		n = 0
-		for _, k := range sel.keys(tx) {
-			j, err := getJob(tx, k)
-			if err != nil {
-				return err
-			}
-			if err := s.removeJob(tx, j); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("drop dead: %w", err)
+	if notify {
+		s.notifyDests(uniq(dests))
 	}
 	return n, nil
 }

@@ -23,7 +23,9 @@ import (
 )
 
 // Layout is the version of the data layout this code writes; Open refuses newer files and migrates older ones.
-const Layout = 2
+// Layout 3 writes binary job records and event headers (codec.go); it reads the JSON ones of layout 2 as they
+// are, so moving to 3 rewrites nothing, while a binary that knows only layout 2 refuses the file.
+const Layout = 3
 
 // Errors callers test for.
 var (
@@ -184,7 +186,8 @@ func checkLayout(tx *bolt.Tx) error {
 	return nil
 }
 
-// migrate brings an older layout up to Layout: 1 -> 2 builds the due index (waiting jobs by next attempt).
+// migrate brings an older layout up to Layout: 1 -> 2 builds the due index (waiting jobs by next attempt);
+// 2 -> 3 has nothing to convert (records are read in either encoding).
 func migrate(tx *bolt.Tx) error {
 	if err := checkLayout(tx); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/onoffsync/onoffsync/connector"
 	"github.com/onoffsync/onoffsync/crm"
 	"github.com/onoffsync/onoffsync/mapping"
+	"github.com/onoffsync/onoffsync/store"
 )
 
 func cmdCheck(e *env, args []string) error {
@@ -33,6 +34,12 @@ func cmdCheck(e *env, args []string) error {
 	}
 	if len(probs) > 0 {
 		return fmt.Errorf("invalid mapping:\n%s", strings.Join(probs, "\n"))
+	}
+	if err := store.Check(cfg.Store.Path); err != nil {
+		return err // serve would refuse the file: say so before an operator relies on it
+	}
+	for _, n := range cfg.Notes {
+		fmt.Fprintln(e.stdout, n)
 	}
 	fmt.Fprintf(e.stdout, "%s: configuration OK (%d destinations)\n", *path, len(cfg.Destinations))
 	if !*online {
@@ -72,6 +79,11 @@ func cmdCheck(e *env, args []string) error {
 			continue
 		}
 		fmt.Fprintf(e.stdout, "  %s (%s): OK: %s\n", d.Name, d.Type, summary)
+		if d.Type != "log" {
+			ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+			fmt.Fprintf(e.stdout, "    never twice: %s\n", idPaths(ctx, client, mappings[d.Name]))
+			cancel()
+		}
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d destination(s) failed the online check", failed)

@@ -24,8 +24,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	cmds := map[string]func(*env, []string) error{
-		"serve": cmdServe, "check": cmdCheck, "status": cmdStatus, "dead": cmdDead, "quarantine": cmdQuarantine,
-		"mapping": cmdMapping, "version": cmdVersion, "forget": cmdForget, "calls": cmdCalls,
+		"serve": cmdServe, "check": cmdCheck, "status": cmdStatus, "dead": cmdDead, "parked": cmdParked, "quarantine": cmdQuarantine,
+		"mapping": cmdMapping, "version": cmdVersion, "forget": cmdForget, "calls": cmdCalls, "setup": cmdSetup,
 	}
 	name := args[1]
 	if name == "help" || name == "-h" || name == "--help" {
@@ -111,6 +111,9 @@ func (e *env) admin(cfg *connector.Config, write bool) (admin.API, func(), error
 	st, err := store.Open(cfg.Store.Path, store.Options{ReadOnly: !write, Timeout: time.Second})
 	if errors.Is(err, store.ErrLocked) {
 		return nil, nil, fmt.Errorf("%s is locked by a running onoffsync, but its admin API does not answer on %s: check admin.listen and admin.token", cfg.Store.Path, cfg.Admin.Listen)
+	}
+	if errors.Is(err, store.ErrCorrupt) {
+		return nil, nil, err // already one line saying what to do
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("no server answers on %s, and the data file cannot be opened (%v)", cfg.Admin.Listen, err)

@@ -53,13 +53,20 @@ func (f *Fake) samePhone(stored string, p crm.Phone) bool {
 	if f.e164 == nil {
 		f.e164 = map[string]string{}
 	}
-	k := p.Region + "|" + stored
-	e, ok := f.e164[k]
-	if !ok {
-		e = crm.ParsePhone(stored, p.Region).E164
-		f.e164[k] = e
+	read := func(region string) string {
+		k := region + "|" + stored
+		e, ok := f.e164[k]
+		if !ok {
+			e = crm.ParsePhone(stored, region).E164
+			f.e164[k] = e
+		}
+		return e
 	}
-	return e != "" && e == p.E164
+	if e := read(p.Region); e != "" && e == p.E164 {
+		return true
+	}
+	// as crm.SamePhone: a number written with the account country's international prefix
+	return p.Home != "" && p.Home != p.Region && read(p.Home) == p.E164
 }
 
 // Throttle makes every method wait on th first ("search" for FindContacts, "write" for the others), as a

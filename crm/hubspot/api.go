@@ -50,6 +50,15 @@ func (a api) property(objectType, name string) string {
 	return "/crm/v3/properties/" + objectType + "/" + name
 }
 
+// properties is an object's properties collection (POST creates one): /crm/properties/2026-09/{objectType},
+// then rest ("/groups").
+func (a api) properties(objectType, rest string) string {
+	if a.dated() {
+		return "/crm/properties/" + a.version + "/" + objectType + rest
+	}
+	return "/crm/v3/properties/" + objectType + rest
+}
+
 // associateDefault is the per-record default association:
 // PUT /crm/objects/2026-09/{from}/{id}/associations/default/{to}/{toId}, or the v4 form.
 func (a api) associateDefault(from, id, to, toID string) string {

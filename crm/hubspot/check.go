@@ -68,6 +68,7 @@ type Report struct {
 // propertyInfo is the part of a property definition the check reads.
 type propertyInfo struct {
 	Name           string `json:"name"`
+	Type           string `json:"type"`
 	HasUniqueValue bool   `json:"hasUniqueValue"`
 	Calculated     bool   `json:"calculated"`
 }

@@ -13,6 +13,9 @@ type Property struct {
 	Type           string // "string", "number", "datetime", "enumeration", ...
 	HasUniqueValue bool
 	Calculated     bool
+	// Label, FieldType and GroupName as created through the API; "" reads as the name, "text" and the
+	// object's information group.
+	Label, FieldType, GroupName string
 }
 
 // defaultProperties are the HubSpot-defined properties the fake knows on each object.
@@ -79,8 +82,11 @@ var endpointScopes = map[string][]string{
 	CommsBatchCreate: {"crm.objects.contacts.write"}, AssociationsDefault: {"crm.objects.contacts.write"},
 	CallsSearch: {"crm.objects.contacts.read"}, CallsBatchRead: {"crm.objects.contacts.read"},
 	CallsCreate: {"crm.objects.contacts.write"}, CallsBatchCreate: {"crm.objects.contacts.write"},
-	Owners:     {"crm.objects.owners.read"},
-	Properties: {"crm.schemas.contacts.read", "crm.objects.contacts.read"},
+	Owners:         {"crm.objects.owners.read"},
+	Properties:     {"crm.schemas.contacts.read", "crm.objects.contacts.read"},
+	PropertyGroups: {"crm.schemas.contacts.read", "crm.objects.contacts.read"},
+	// Creating a property (on contacts, communications or calls) needs the contacts schema write scope.
+	PropertiesCreate: {"crm.schemas.contacts.write"},
 	// AccountDetails needs "oauth", which every app has.
 }
 
@@ -125,13 +131,7 @@ func pad2(n int) string {
 // property implements GET /crm/properties/{version}/{objectType}/{propertyName}.
 func (s *Server) property(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	objectType, name := parts[len(parts)-2], parts[len(parts)-1]
-	switch objectType {
-	case "0-1", "contact":
-		objectType = "contacts"
-	case "0-18", "communication":
-		objectType = "communications"
-	}
+	objectType, name := objectTypeName(parts[len(parts)-2]), parts[len(parts)-1]
 	s.mu.Lock()
 	p := s.props[objectType][name]
 	s.mu.Unlock()
@@ -139,9 +139,42 @@ func (s *Server) property(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, newErr("OBJECT_NOT_FOUND", "Unable to find property "+name+" on object type "+objectType))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"name": p.Name, "label": p.Name, "type": p.Type, "fieldType": "text",
-		"groupName": objectType[:len(objectType)-1] + "information", "description": "", "options": []any{},
-		"hasUniqueValue": p.HasUniqueValue, "calculated": p.Calculated, "archived": false, "hidden": false})
+	writeJSON(w, http.StatusOK, propertyJSON(objectType, p))
+}
+
+// objectTypeName reads a path's objectType: a plural name, a singular one or an objectTypeId.
+func objectTypeName(t string) string {
+	switch t {
+	case "0-1", "contact":
+		return "contacts"
+	case "0-18", "communication":
+		return "communications"
+	case "0-48", "call":
+		return "calls"
+	}
+	return t
+}
+
+// infoGroup is the property group HubSpot files an object's own properties in (contactinformation, ...).
+func infoGroup(objectType string) string { return strings.TrimSuffix(objectType, "s") + "information" }
+
+// propertyJSON is a Property as the properties API answers it.
+func propertyJSON(objectType string, p *Property) map[string]any {
+	label, fieldType, group := p.Label, p.FieldType, p.GroupName
+	if label == "" {
+		label = p.Name
+	}
+	if fieldType == "" {
+		fieldType = "text"
+	}
+	if group == "" {
+		group = infoGroup(objectType)
+	}
+	return map[string]any{"name": p.Name, "label": label, "type": p.Type, "fieldType": fieldType,
+		"groupName": group, "description": "", "options": []any{}, "displayOrder": -1,
+		"hasUniqueValue": p.HasUniqueValue, "calculated": p.Calculated, "externalOptions": false,
+		"archived": false, "hidden": false, "formField": false,
+		"modificationMetadata": map[string]any{"archivable": true, "readOnlyDefinition": false, "readOnlyValue": false}}
 }
 
 // listComms implements GET /crm/objects/{version}/communications.

@@ -14,7 +14,7 @@ import (
 // HubSpot's own OpenAPI specs (2026-09), from which the fake validates every request body; see
 // testdata/README.md for their source.
 //
-//go:embed testdata/contacts.json testdata/communications.json testdata/calls.json testdata/oauth.json
+//go:embed testdata/contacts.json testdata/communications.json testdata/calls.json testdata/oauth.json testdata/properties.json
 var specFiles embed.FS
 
 // schemaNode is one JSON Schema object of a spec.
@@ -209,7 +209,7 @@ const objectPath = "/crm/objects/2026-09/{objectType}"
 
 func loadSpecs() *specs {
 	contacts, comms, oauth := loadSpec("contacts.json"), loadSpec("communications.json"), loadSpec("oauth.json")
-	calls := loadSpec("calls.json")
+	calls, props := loadSpec("calls.json"), loadSpec("properties.json")
 	for _, o := range []*openAPI{contacts, comms, calls} {
 		patchQuirks(o)
 	}
@@ -233,6 +233,7 @@ func loadSpecs() *specs {
 	add(CallsBatchCreate, calls, objectPath+"/batch/create", "application/json")
 	add(CallsSearch, calls, objectPath+"/search", "application/json")
 	add(CallsBatchRead, calls, objectPath+"/batch/read", "application/json")
+	add(PropertiesCreate, props, "/crm/properties/2026-09/{objectType}", "application/json")
 	add(OAuthToken, oauth, "/oauth/2026-09/token", "application/x-www-form-urlencoded")
 	add(OAuthIntrospect, oauth, "/oauth/2026-09/token/introspect", "application/x-www-form-urlencoded")
 	return sp

@@ -38,6 +38,8 @@ const (
 	AccountDetails      = "GET account-info/details"
 	Owners              = "GET owners"
 	Properties          = "GET properties/{objectType}/{propertyName}"
+	PropertiesCreate    = "POST properties/{objectType}"
+	PropertyGroups      = "GET properties/{objectType}/groups"
 	ContactsList        = "GET objects/contacts"
 	ContactsCreate      = "POST objects/contacts"
 	ContactsSearch      = "POST objects/contacts/search"
@@ -527,8 +529,12 @@ func (s *Server) endpointKey(r *http.Request) string {
 				return "" // per-record associations are v4 in the legacy API
 			}
 			return AssociationsDefault
+		case strings.HasPrefix(k, "properties/") && strings.Count(k, "/") == 2 && strings.HasSuffix(k, "/groups"):
+			return r.Method + " properties/{objectType}/groups"
 		case strings.HasPrefix(k, "properties/") && strings.Count(k, "/") == 2:
 			return r.Method + " properties/{objectType}/{propertyName}"
+		case strings.HasPrefix(k, "properties/") && strings.Count(k, "/") == 1:
+			return r.Method + " properties/{objectType}"
 		}
 		return r.Method + " " + k
 	}
@@ -638,6 +644,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, key string) {
 		s.accountDetails(w)
 	case Properties:
 		s.property(w, r)
+	case PropertiesCreate:
+		s.createProperty(w, r, body)
+	case PropertyGroups:
+		s.propertyGroups(w, r)
 	case CommsList:
 		s.listComms(w, r)
 	case Owners:

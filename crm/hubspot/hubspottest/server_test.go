@@ -168,3 +168,48 @@ func TestCallInputsValidated(t *testing.T) {
 		t.Errorf("stored calls %+v, want the good one, associated with the contact", calls)
 	}
 }
+
+// TestCreatePropertyRefuses: the properties API refuses what HubSpot refuses: a body missing a field the
+// spec requires, a type and fieldType that do not go together, a group the object lacks, a name taken (409),
+// and a token without the schema write scope (403 MISSING_SCOPES).
+func TestCreatePropertyRefuses(t *testing.T) {
+	s := New(Options{})
+	defer s.Close()
+	const path = "/crm/properties/2026-09/calls"
+	ok := `{"name":"onoff_message_id","label":"Onoff message id","type":"string","fieldType":"text","groupName":"callinformation"}`
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		category   string
+	}{
+		{"no groupName", `{"name":"x_id","label":"X","type":"string","fieldType":"text"}`, 400, "VALIDATION_ERROR"},
+		{"bad type", `{"name":"x_id","label":"X","type":"text","fieldType":"text","groupName":"callinformation"}`, 400, "VALIDATION_ERROR"},
+		{"string as number", `{"name":"x_id","label":"X","type":"string","fieldType":"number","groupName":"callinformation"}`, 400, "VALIDATION_ERROR"},
+		{"no such group", `{"name":"x_id","label":"X","type":"string","fieldType":"text","groupName":"nope"}`, 400, "VALIDATION_ERROR"},
+		{"upper-case name", `{"name":"X_id","label":"X","type":"string","fieldType":"text","groupName":"callinformation"}`, 400, "VALIDATION_ERROR"},
+		{"created", ok, 201, ""},
+		{"taken", ok, 409, "OBJECT_ALREADY_EXISTS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body, _ := post(t, s, "pat-test", path, tc.body)
+			if st != tc.status || (tc.category != "" && body["category"] != tc.category) {
+				t.Errorf("got %d %v, want %d %s", st, body, tc.status, tc.category)
+			}
+		})
+	}
+	if p, found := s.Property("calls", "onoff_message_id"); !found || p.Type != "string" || p.FieldType != "text" {
+		t.Errorf("stored property %+v (found %v), want string/text", p, found)
+	}
+
+	scoped := New(Options{Scopes: []string{"crm.objects.contacts.read", "crm.objects.contacts.write"}})
+	defer scoped.Close()
+	st, body, _ := post(t, scoped, "pat-test", path, ok)
+	if st != 403 || body["category"] != "MISSING_SCOPES" || !strings.Contains(toJSON(body), "crm.schemas.contacts.write") {
+		t.Errorf("without the schema scope: got %d %v, want 403 MISSING_SCOPES naming crm.schemas.contacts.write", st, body)
+	}
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
