@@ -52,7 +52,7 @@ func parseCall(body []byte, defaultRegion string, phones *crm.PhoneCache) (ev cr
 	eventName = strings.ToUpper(strings.TrimSpace(get("eventName")))
 	c := &crm.Call{Kind: eventName}
 	ev.Call = c
-	ev.ID = strings.TrimSpace(get("id"))
+	ev.ID = p.id(body, problems)
 	if ev.ID == "" && problems["id"] == "" {
 		problems["id"] = "missing or empty"
 	} else if len(ev.ID) > 256 {

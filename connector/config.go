@@ -29,6 +29,9 @@ type Config struct {
 	Destinations []Destination `yaml:"destinations"`
 
 	File string `yaml:"-"` // the file it was loaded from
+	// Notes are what loading fixed silently (e.g. whitespace trimmed from a key), as file:line: field: note,
+	// for check to print and serve to log.
+	Notes []string `yaml:"-"`
 }
 
 // ServerConfig is the webhook receiver.

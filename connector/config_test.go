@@ -119,3 +119,21 @@ func TestConfigInterpolatedNullStaysText(t *testing.T) {
 		t.Errorf("admin.token = %q, want the literal text null (a null would switch admin auth off)", cfg.Admin.Token)
 	}
 }
+
+// TestConfigTrimsKeys: a key or admin token with surrounding whitespace (a secret file ending in a newline)
+// is trimmed at load, and the load says so; before, every webhook was refused.
+func TestConfigTrimsKeys(t *testing.T) {
+	src := "server:\n  api_keys: [\"${K}\"]\nadmin:\n  token: \"${T}\"\ndestinations:\n  - {name: a, type: log, output: x}\n"
+	env := map[string]string{"K": "webhook-key\n", "T": " admin-token\n"}
+	cfg, err := ParseConfig("c.yaml", []byte(src), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.APIKeys[0] != "webhook-key" || cfg.Admin.Token != "admin-token" {
+		t.Errorf("key %q, token %q; want both trimmed", cfg.Server.APIKeys[0], cfg.Admin.Token)
+	}
+	want := []string{"c.yaml:2: server.api_keys[0]: surrounding whitespace trimmed", "c.yaml:4: admin.token: surrounding whitespace trimmed"}
+	if diff := cmp.Diff(want, cfg.Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+}

@@ -104,6 +104,10 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 	}
 	if kn := nodeAt(root, "server", "api_keys"); kn != nil && kn.Kind == yaml.SequenceNode {
 		for i, k := range c.Server.APIKeys {
+			if t := strings.TrimSpace(k); t != k && t != "" && i < len(kn.Content) {
+				c.Server.APIKeys[i] = t // a secret file ending in a newline must not refuse every webhook
+				c.Notes = append(c.Notes, fmt.Sprintf("%s:%d: server.api_keys[%d]: surrounding whitespace trimmed", c.File, kn.Content[i].Line, i))
+			}
 			if strings.TrimSpace(k) == "" {
 				add(kn.Content[i].Line, fmt.Sprintf("server.api_keys[%d]", i), "empty after interpolation (a misspelt variable must not switch auth off)")
 			}
@@ -132,6 +136,10 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 		if _, err := tls.LoadX509KeyPair(c.Admin.TLSCert, c.Admin.TLSKey); err != nil {
 			add(line("admin", "tls_cert"), "admin.tls_cert", "cannot load the certificate and key: %v", err)
 		}
+	}
+	if t := strings.TrimSpace(c.Admin.Token); t != c.Admin.Token && t != "" {
+		c.Admin.Token = t
+		c.Notes = append(c.Notes, fmt.Sprintf("%s:%d: admin.token: surrounding whitespace trimmed", c.File, line("admin", "token")))
 	}
 	host, _, err := net.SplitHostPort(c.Admin.Listen)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/onoffsync/onoffsync/crm"
 )
@@ -34,12 +36,149 @@ func decodePayload(body []byte) (payload, map[string]string, error) {
 		if strings.Contains(err.Error(), "exceeded max depth") {
 			return payload{}, map[string]string{"body": "JSON nested too deeply to read"}, nil
 		}
+		if strings.Contains(err.Error(), "in string literal") {
+			if p, _, err := decodePayload(escapeControls(trimmed)); err == nil {
+				return p, map[string]string{"body": "raw control character inside a JSON string (JSON wants it escaped)"}, nil
+			}
+		}
 		return nil, nil, fmt.Errorf("%w: %v", errNotObject, err)
 	}
 	if _, err := d.Token(); err != io.EOF {
 		return nil, nil, fmt.Errorf("%w: data after the object", errNotObject)
 	}
 	return p, nil, nil
+}
+
+// escapeControls returns body with every raw control character inside a JSON string escaped (\u00XX), so a
+// body that is JSON in all but that can be read, and quarantined rather than refused. It returns body itself
+// when there is none.
+func escapeControls(body []byte) []byte {
+	var out []byte
+	in, esc := false, false
+	for i, c := range body {
+		switch {
+		case esc:
+			esc = false
+		case in && c == '\\':
+			esc = true
+		case c == '"':
+			in = !in
+		case in && c < 0x20:
+			if out == nil {
+				out = append(make([]byte, 0, len(body)+16), body[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, c)
+			continue
+		}
+		if out != nil {
+			out = append(out, c)
+		}
+	}
+	if out == nil {
+		return body
+	}
+	return out
+}
+
+// id reads the id field. JSON decoding turns invalid UTF-8 and lone surrogates into U+FFFD, which would make
+// two distinct ids one (and drop the second SMS as a duplicate): when the decoded id holds U+FFFD, the id is
+// read again from the raw body, byte for byte (a lone surrogate escape becomes its WTF-8 bytes).
+func (p payload) id(body []byte, problems map[string]string) string {
+	id, _ := p.str("id", problems)
+	if strings.ContainsRune(id, utf8.RuneError) {
+		if raw, ok := rawStringField(body, "id"); ok {
+			id = raw
+		}
+	}
+	return strings.TrimSpace(id)
+}
+
+// rawStringField returns the string value of the top-level key in the JSON object body without replacing
+// invalid bytes; ok is false when the key is absent, not a string, or the body cannot be read. As encoding/json
+// does, the last of repeated keys wins.
+func rawStringField(body []byte, key string) (s string, ok bool) {
+	d := json.NewDecoder(bytes.NewReader(escapeControls(bytes.TrimSpace(body))))
+	if t, err := d.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	for d.More() {
+		k, err := d.Token()
+		if err != nil {
+			return "", false
+		}
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			return "", false
+		}
+		if k == key {
+			s, ok = unquoteRaw(v)
+		}
+	}
+	return s, ok
+}
+
+// unquoteRaw decodes a JSON string literal keeping bytes that are not valid UTF-8 as they are, and a lone
+// surrogate escape as the three bytes of its code point (WTF-8): both stay distinct from U+FFFD.
+func unquoteRaw(lit []byte) (string, bool) {
+	if len(lit) < 2 || lit[0] != '"' || lit[len(lit)-1] != '"' {
+		return "", false
+	}
+	lit = lit[1 : len(lit)-1]
+	out := make([]byte, 0, len(lit))
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i+1 >= len(lit) {
+			return "", false
+		}
+		i++
+		switch lit[i] {
+		case '"', '\\', '/':
+			out = append(out, lit[i])
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := hex4(lit[i+1:])
+			if !ok {
+				return "", false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) {
+				if lo, ok := hex4(lit[min(i+3, len(lit)):]); ok && i+2 < len(lit) && lit[i+1] == '\\' && lit[i+2] == 'u' {
+					if pair := utf16.DecodeRune(r, lo); pair != utf8.RuneError {
+						out = utf8.AppendRune(out, pair)
+						i += 6
+						continue
+					}
+				}
+				out = append(out, 0xe0|byte(r>>12), 0x80|byte(r>>6)&0x3f, 0x80|byte(r)&0x3f)
+				continue
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", false
+		}
+	}
+	return string(out), true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[:4]), 16, 32)
+	return rune(n), err == nil
 }
 
 // str reads field k as a string. Numbers are accepted for ids and phone numbers (their text); other types are
@@ -86,7 +225,7 @@ func parseSMS(body []byte, defaultRegion string, phones *crm.PhoneCache) (sms cr
 	if eventName == "" || strings.EqualFold(eventName, "SMS") {
 		eventName = "SMS" // Onoff's docs spell it so; any other case is the same event
 	}
-	sms.ID = strings.TrimSpace(get("id"))
+	sms.ID = p.id(body, problems)
 	if sms.ID == "" && problems["id"] == "" {
 		problems["id"] = "missing or empty"
 	} else if len(sms.ID) > 256 {

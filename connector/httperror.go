@@ -20,6 +20,8 @@ var (
 	ErrTimeout          = errors.New("request timeout")
 	ErrTooLarge         = errors.New("request too large")
 	ErrUnavailable      = errors.New("unavailable")
+	// ErrUnsupportedEncoding is a Content-Encoding the receiver cannot read.
+	ErrUnsupportedEncoding = errors.New("unsupported content encoding")
 )
 
 // HTTPStatus is the one map from errors to HTTP statuses, for the receiver and the admin API alike: a kind
@@ -38,6 +40,8 @@ func HTTPStatus(err error) int {
 		return http.StatusRequestTimeout
 	case errors.Is(err, ErrTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrUnsupportedEncoding):
+		return http.StatusUnsupportedMediaType
 	case errors.Is(err, ErrUnavailable), errors.Is(err, store.ErrClosed):
 		return http.StatusServiceUnavailable
 	}

@@ -246,7 +246,7 @@ func (l *loop) process(ctx context.Context, claimed []store.Claimed) int {
 	l.render(ctx, m, ws, now)
 	l.checkContent(ctx, ws, now)
 	l.write(ctx, ws, now)
-	l.updateContacts(ctx, ws, resumed, now)
+	l.updateContacts(ctx, m, ws, resumed, now)
 
 	outs := make([]store.Outcome, 0, len(all))
 	delivered := 0

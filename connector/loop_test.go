@@ -23,6 +23,7 @@ type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	waiters []clockWaiter
+	waited  chan struct{} // if set, signalled (without blocking) whenever something starts waiting
 }
 
 type clockWaiter struct {
@@ -45,6 +46,12 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 		return ch
 	}
 	c.waiters = append(c.waiters, clockWaiter{at: c.now.Add(d), ch: ch})
+	if c.waited != nil {
+		select {
+		case c.waited <- struct{}{}:
+		default:
+		}
+	}
 	return ch
 }
 

@@ -166,6 +166,10 @@ func manyParked(tb testing.TB, st *store.Store, now time.Time, dests []string, n
 // behind by a sleep that a new job cut short can move the clock while the loop works: that makes the loop
 // look slower, never faster, so rates measured on this clock are not flattered by it.
 func runClock(t *testing.T, c *fakeClock) {
+	c.mu.Lock()
+	c.waited = make(chan struct{}, 1)
+	c.waited <- struct{}{} // for whatever already waits
+	c.mu.Unlock()
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
@@ -173,18 +177,21 @@ func runClock(t *testing.T, c *fakeClock) {
 			select {
 			case <-stop:
 				return
-			case <-time.After(50 * time.Microsecond): // yield to the loop between moves, as waitFor does
+			case <-c.waited:
 			}
-			c.mu.Lock()
-			var at time.Time
-			for _, w := range c.waiters {
-				if at.IsZero() || w.at.Before(at) {
-					at = w.at
+			for {
+				c.mu.Lock()
+				var at time.Time
+				for _, w := range c.waiters {
+					if at.IsZero() || w.at.Before(at) {
+						at = w.at
+					}
 				}
-			}
-			d := at.Sub(c.now)
-			c.mu.Unlock()
-			if !at.IsZero() {
+				d := at.Sub(c.now)
+				c.mu.Unlock()
+				if at.IsZero() {
+					break
+				}
 				c.Advance(d)
 			}
 		}

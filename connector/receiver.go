@@ -2,7 +2,10 @@ package connector
 
 import (
 	"log/slog"
+	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/onoffsync/onoffsync/store"
 )
@@ -17,12 +20,14 @@ type Receiver struct {
 	metrics   *Metrics
 	destNames []string // destinations that sync SMS
 	callDests []string // destinations that sync calls
+	refusals  *logLimiter
 }
 
 // NewReceiver returns the receiver over an open store.
 func NewReceiver(cfg *Config, st *store.Store, opts Options) *Receiver {
 	opts = opts.withDefaults()
-	s := &Receiver{cfg: cfg, store: st, log: opts.Logger, now: opts.Clock.Now, metrics: opts.Metrics}
+	s := &Receiver{cfg: cfg, store: st, log: opts.Logger, now: opts.Clock.Now, metrics: opts.Metrics,
+		refusals: newLogLimiter(rate.Every(time.Second), 10)}
 	if s.metrics == nil {
 		s.metrics = NewMetrics(st, opts.Clock.Now)
 	}
@@ -35,4 +40,36 @@ func NewReceiver(cfg *Config, st *store.Store, opts Options) *Receiver {
 		}
 	}
 	return s
+}
+
+// logLimiter lets a burst of warnings through, then one per interval, so a flood of bad requests cannot fill
+// the disk with log lines; the line after a quiet spell says how many were left out (suppressed).
+type logLimiter struct {
+	mu         sync.Mutex
+	lim        *rate.Limiter
+	suppressed int
+}
+
+func newLogLimiter(every rate.Limit, burst int) *logLimiter {
+	return &logLimiter{lim: rate.NewLimiter(every, burst)}
+}
+
+// log writes msg at warn level to log unless the limit is reached at now.
+func (l *logLimiter) log(log *slog.Logger, now time.Time, msg string, args ...any) {
+	l.mu.Lock()
+	ok := l.lim.AllowN(now, 1)
+	n := l.suppressed
+	if ok {
+		l.suppressed = 0
+	} else {
+		l.suppressed++
+	}
+	l.mu.Unlock()
+	if !ok {
+		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed", n)
+	}
+	log.Warn(msg, args...)
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/onoffsync/onoffsync/crm"
+	"github.com/onoffsync/onoffsync/mapping"
 	"github.com/onoffsync/onoffsync/store"
 )
 
@@ -40,8 +42,10 @@ func (l *loop) renderUpdate(w *work, owner string) error {
 }
 
 // updateContacts runs the second phase for the jobs of ws that were just logged and have a contact update,
-// and for resumed jobs (logged in an earlier batch or before a crash).
-func (l *loop) updateContacts(ctx context.Context, ws, resumed []*work, now time.Time) {
+// and for resumed jobs (logged in an earlier batch or before a crash, or retried from the dead letters). A
+// resumed job sends its stored update without the fields m's contact_updates no longer set, so an admin who
+// removes a field the CRM refused, then retries the dead letter, gets the rest applied.
+func (l *loop) updateContacts(ctx context.Context, m *mapping.Mapping, ws, resumed []*work, now time.Time) {
 	var todo []*work
 	// logged is each newly logged job's outcome, decided again once its update is applied.
 	logged := map[*work]store.Outcome{}
@@ -62,10 +66,19 @@ func (l *loop) updateContacts(ctx context.Context, ws, resumed []*work, now time
 	if len(marks) > 0 {
 		l.record(ctx, marks)
 	}
+	kept := map[string]bool{}
+	for _, f := range m.UpdateFields() {
+		kept[f.Name] = true
+	}
 	for _, w := range resumed {
 		var u storedUpdate
 		if err := json.Unmarshal(w.c.Job.ContactUpdate, &u); err != nil || u.ContactID == "" {
 			w.decide(store.Outcome{State: store.Dead, Error: fmt.Sprintf("stored contact update no longer reads: %v", err)})
+			continue
+		}
+		maps.DeleteFunc(u.Fields, func(k, _ string) bool { return !kept[k] })
+		if len(u.Fields) == 0 {
+			w.decide(store.Outcome{State: store.Done, Attempted: true, Error: "contact update not applied: the mapping's contact_updates no longer set its fields"})
 			continue
 		}
 		w.update, w.sms.Date = &u.ContactUpdate, u.At

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -270,5 +271,36 @@ func TestLoopContactUpdatesFollowTheSMSOrder(t *testing.T) {
 	e.waitCounts("crm", map[string]int64{store.Done: 2}, nil)
 	if got := f.ContactFields(id)["last_sms_body"]; got != "the later one" {
 		t.Errorf("last_sms_body = %q, want the later SMS's", got)
+	}
+}
+
+// TestLoopContactUpdateRetryAfterTheMappingDropsAField: an update dead because the CRM refused one field; the
+// admin removes that field from contact_updates, reloads and retries the dead letter: the other fields are
+// applied, the refused one is not sent again, and the SMS is not logged again.
+func TestLoopContactUpdateRetryAfterTheMappingDropsAField(t *testing.T) {
+	path := mappingFile(t, optOutMapping+"      sms_opt_out_date: \"{{ .Event.Date }}\"\n")
+	e := newSyncEnv(t, destYAML("crm", path), "crm")
+	f := e.fakes["crm"]
+	id := f.AddContact(crm.Contact{LastName: "Prospect", Phones: []string{"+33611111111"}})
+	f.FailItem(id, 1, crmtest.ErrBadInput) // say sms_opt_out_date does not exist in the CRM
+	e.enqueueBody("s1", "+33611111111", "RECEIVED", "STOP")
+	e.start()
+	e.waitCounts("crm", map[string]int64{store.Dead: 1}, nil)
+
+	if err := os.WriteFile(path, []byte(optOutMapping), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if errs := e.syncer.Reload(); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if _, err := e.store.RetryDead(store.Selector{Dest: "crm"}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCounts("crm", map[string]int64{store.Done: 1}, nil)
+	if diff := cmp.Diff(map[string]string{"sms_opt_out": "true"}, f.ContactFields(id)); diff != "" {
+		t.Errorf("contact fields (-want +got):\n%s", diff)
+	}
+	if n := f.LoggedCount("s1"); n != 1 {
+		t.Errorf("logged %d times, want 1", n)
 	}
 }

@@ -116,9 +116,25 @@ func putEvent(tx *bolt.Tx, e *Event) error {
 func idKey(class, sourceID string) []byte { return []byte(class + ":" + sourceID) }
 
 // Enqueue stores ev durably and, when it is Accepted, one pending job per destination. An event whose Class
-// and SourceID were stored before is a redelivery: nothing is written and dup is true, with the first one's seq.
-// It returns once the write is fsync'd; any error means nothing was stored.
+// and SourceID were stored before is a redelivery: nothing is written and dup is true, with the first one's seq
+// (unless it replaces a quarantined event: see Receive). It returns once the write is fsync'd; any error means
+// nothing was stored.
 func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err error) {
+	r, err := s.Receive(ev, dests)
+	return r.Seq, r.Dup, err
+}
+
+// Receipt says what Receive did with an event.
+type Receipt struct {
+	Seq      uint64 // the event's seq (the first delivery's, for a redelivery)
+	Dup      bool   // a redelivery of a stored event: nothing was written
+	Replaced bool   // a valid redelivery of a quarantined event took its place (same seq), with its jobs
+}
+
+// Receive is Enqueue, saying whether the event replaced a quarantined one: a redelivery whose status is not
+// Quarantined, of an event still in the quarantine, replaces it (its body, status, problems and jobs), so a
+// valid copy Onoff sends again is synced instead of dropped as a duplicate of the odd first one.
+func (s *Store) Receive(ev Event, dests []string) (Receipt, error) {
 	now := s.now()
 	e := ev
 	e.Dests = nil
@@ -130,27 +146,57 @@ func (s *Store) Enqueue(ev Event, dests []string) (seq uint64, dup bool, err err
 	}
 	data, err := encodeEvent(&e) // outside the transaction: the committer is the one serial step
 	if err != nil {
-		return 0, false, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
+		return Receipt{}, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
 	}
+	var r Receipt
 	err = s.update(func(tx *bolt.Tx) error {
-		seq, dup = 0, false
+		r = Receipt{}
 		if ev.SourceID != "" {
 			if v := tx.Bucket(bIDs).Get(idKey(ev.Class, ev.SourceID)); v != nil {
-				seq, dup = decodeU64(v[:8]), true
-				return nil
+				r.Seq = decodeU64(v[:8])
+				if ev.Status == Quarantined || tx.Bucket(bQuarantine).Get(eventKey(r.Seq)) == nil {
+					r.Dup = true
+					return nil
+				}
+				r.Replaced = true
+				return s.replaceQuarantined(tx, r.Seq, &e, data, now)
 			}
 		}
 		var err error
-		seq, err = s.insertEvent(tx, &e, data, now)
+		r.Seq, err = s.insertEvent(tx, &e, data, now)
 		return err
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
+		return Receipt{}, fmt.Errorf("enqueue %s: %w", ev.SourceID, err)
 	}
-	if !dup && ev.Status == Accepted {
+	if !r.Dup && ev.Status == Accepted {
 		s.notifyDests(dests)
 	}
-	return seq, dup, nil
+	return r, nil
+}
+
+// replaceQuarantined puts e (encoded as data) in place of the quarantined event seq: out of the quarantine,
+// with its jobs.
+func (s *Store) replaceQuarantined(tx *bolt.Tx, seq uint64, e *Event, data []byte, now time.Time) error {
+	e.Seq = seq
+	if err := tx.Bucket(bEvents).Put(eventKey(seq), data); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bIDs).Put(idKey(e.Class, e.SourceID), idValue(seq, e.Received)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bQuarantine).Delete(eventKey(seq)); err != nil {
+		return err
+	}
+	if err := s.addCount(tx, "", Quarantined, -1); err != nil {
+		return err
+	}
+	for _, d := range e.Dests {
+		if err := s.putJob(tx, jobKey(d, seq), &Job{Created: now, NextAttempt: now, State: Pending}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // insertEvent stores e, already encoded as data, under the next seq, with its dedup entry, quarantine entry

@@ -375,18 +375,31 @@ func (sel Selector) keys(tx *bolt.Tx) [][]byte {
 // RetryDead makes the selected dead jobs pending again with a fresh attempt count, and returns how many.
 func (s *Store) RetryDead(sel Selector) (int, error) {
 	now := s.now()
+	return s.eachSelected("retry dead", sel.keys, true, func(tx *bolt.Tx, k []byte, j *Job) error {
+		prev := *j
+		j.State, j.Attempts, j.NextAttempt, j.Finished = Pending, 0, now, time.Time{}
+		return s.putJob(tx, k, j, &prev)
+	})
+}
+
+// DropDead deletes the selected dead jobs (their events stay for deduplication) and returns how many.
+func (s *Store) DropDead(sel Selector) (int, error) {
+	return s.eachSelected("drop dead", sel.keys, false, func(tx *bolt.Tx, _ []byte, j *Job) error { return s.removeJob(tx, j) })
+}
+
+// eachSelected applies fn to every job keys selects, in one write, and returns how many; notify wakes the
+// loops of the destinations it touched (for jobs made due). what names the action in errors.
+func (s *Store) eachSelected(what string, keys func(*bolt.Tx) [][]byte, notify bool, fn func(tx *bolt.Tx, k []byte, j *Job) error) (int, error) {
 	var n int
 	var dests []string
 	err := s.update(func(tx *bolt.Tx) error {
 		n, dests = 0, nil
-		for _, k := range sel.keys(tx) {
+		for _, k := range keys(tx) {
 			j, err := getJob(tx, k)
 			if err != nil {
 				return err
 			}
-			prev := *j
-			j.State, j.Attempts, j.NextAttempt, j.Finished = Pending, 0, now, time.Time{}
-			if err := s.putJob(tx, k, j, &prev); err != nil {
+			if err := fn(tx, k, j); err != nil {
 				return err
 			}
 			n++
@@ -395,31 +408,10 @@ func (s *Store) RetryDead(sel Selector) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("retry dead: %w", err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	s.notifyDests(uniq(dests))
-	return n, nil
-}
-
-// DropDead deletes the selected dead jobs (their events stay for deduplication) and returns how many.
-func (s *Store) DropDead(sel Selector) (int, error) {
-	var n int
-	err := s.update(func(tx *bolt.Tx) error {
-		n = 0
-		for _, k := range sel.keys(tx) {
-			j, err := getJob(tx, k)
-			if err != nil {
-				return err
-			}
-			if err := s.removeJob(tx, j); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("drop dead: %w", err)
+	if notify {
+		s.notifyDests(uniq(dests))
 	}
 	return n, nil
 }

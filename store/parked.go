@@ -69,6 +69,9 @@ func (s *Store) ParkedJobs(dest string, limit int) ([]Claimed, error) {
 	return out, err
 }
 
+// parkedKeys returns the job keys of every selected parked job.
+func (sel Selector) parkedKeys(tx *bolt.Tx) [][]byte { return parkedKeys(tx, sel, -1) }
+
 // parkedKeys returns the job keys of the selected parked jobs (at most limit; limit < 0: all).
 func parkedKeys(tx *bolt.Tx, sel Selector, limit int) [][]byte {
 	if sel.Seq != 0 {
@@ -100,53 +103,16 @@ func parkedKeys(tx *bolt.Tx, sel Selector, limit int) [][]byte {
 // park), and returns how many.
 func (s *Store) RetryParked(sel Selector) (int, error) {
 	now := s.now()
-	var n int
-	var dests []string
-	err := s.update(func(tx *bolt.Tx) error {
-		n, dests = 0, nil
-		for _, k := range parkedKeys(tx, sel, -1) {
-			j, err := getJob(tx, k)
-			if err != nil {
-				return err
-			}
-			prev := *j
-			j.State, j.NextAttempt = Pending, now
-			if err := s.putJob(tx, k, j, &prev); err != nil {
-				return err
-			}
-			n++
-			dests = append(dests, j.Dest)
-		}
-		return nil
+	return s.eachSelected("retry parked", sel.parkedKeys, true, func(tx *bolt.Tx, k []byte, j *Job) error {
+		prev := *j
+		j.State, j.NextAttempt = Pending, now
+		return s.putJob(tx, k, j, &prev)
 	})
-	if err != nil {
-		return 0, fmt.Errorf("retry parked: %w", err)
-	}
-	s.notifyDests(uniq(dests))
-	return n, nil
 }
 
 // DropParked deletes the selected parked jobs (their events stay for deduplication) and returns how many.
 func (s *Store) DropParked(sel Selector) (int, error) {
-	var n int
-	err := s.update(func(tx *bolt.Tx) error {
-		n = 0
-		for _, k := range parkedKeys(tx, sel, -1) {
-			j, err := getJob(tx, k)
-			if err != nil {
-				return err
-			}
-			if err := s.removeJob(tx, j); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("drop parked: %w", err)
-	}
-	return n, nil
+	return s.eachSelected("drop parked", sel.parkedKeys, false, func(tx *bolt.Tx, _ []byte, j *Job) error { return s.removeJob(tx, j) })
 }
 
 // removeJob deletes job j with its index entries, and counts it out of its state.

@@ -104,8 +104,8 @@ func TestParkedJobsWaitTheirRecheckInOrder(t *testing.T) {
 	}
 }
 
-// TestSweepAndForgetParked: retention keeps a parked SMS however old (it is not finished), and forget erases
-// it with its index entry and count.
+// TestSweepAndForgetParked: retention keeps a parked SMS however old (it is not finished), and forget (by
+// person, as `onoffsync forget` does, or by event) erases it with its index entry and count.
 func TestSweepAndForgetParked(t *testing.T) {
 	clk := newClock()
 	s := openTest(t, filepath.Join(t.TempDir(), "db"), clk)
@@ -115,8 +115,16 @@ func TestSweepAndForgetParked(t *testing.T) {
 	if n, err := s.Sweep(clk.Now(), clk.Now()); n != 0 || err != nil {
 		t.Fatalf("Sweep = %d, %v; want the parked SMS kept", n, err)
 	}
+	s.Enqueue(smsFrom(t, "person", personE164, ""), []string{"d"})
+	parkAll(t, s, clk, "d", time.Hour)
+	if n, err := s.ForgetPerson(Person{Digits: []string{personNSN}}, func(e Event) bool { return e.SourceID == "person" }); n != 1 || err != nil {
+		t.Fatalf("ForgetPerson = %d, %v", n, err)
+	}
 	if n, err := s.Forget(func(e Event) bool { return e.SourceID == "old" }); n != 1 || err != nil {
 		t.Fatalf("Forget = %d, %v", n, err)
+	}
+	if found := traces(t, s); len(found) != 0 {
+		t.Errorf("the forgotten person's parked SMS left traces: %v", found)
 	}
 	if got := countsOf(t, s, "d"); got[Parked] != 0 {
 		t.Errorf("parked count %d after forget, want 0", got[Parked])

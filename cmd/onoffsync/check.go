@@ -38,6 +38,9 @@ func cmdCheck(e *env, args []string) error {
 	if err := store.Check(cfg.Store.Path); err != nil {
 		return err // serve would refuse the file: say so before an operator relies on it
 	}
+	for _, n := range cfg.Notes {
+		fmt.Fprintln(e.stdout, n)
+	}
 	fmt.Fprintf(e.stdout, "%s: configuration OK (%d destinations)\n", *path, len(cfg.Destinations))
 	if !*online {
 		return nil

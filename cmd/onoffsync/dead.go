@@ -10,12 +10,55 @@ import (
 	"github.com/onoffsync/onoffsync/store"
 )
 
-func cmdDead(e *env, args []string) error {
-	fs, path := e.flags("dead")
+// jobKind is a kind of job an admin lists, retries and drops by Onoff id: dead letters, parked SMS.
+type jobKind[T any] struct {
+	name   string // the command
+	noun   string // what one is called in messages
+	ref    func(T) (dest string, seq uint64, onoffID string)
+	list   func(api admin.API, dest string, limit int) ([]T, error)
+	retry  func(api admin.API) func(store.Selector) (int, error)
+	drop   func(api admin.API) func(store.Selector) (int, error)
+	header string         // the table's header line
+	row    func(T) string // one tab-separated table row
+}
+
+var deadKind = jobKind[admin.DeadLetter]{
+	name: "dead", noun: "dead letter",
+	ref:    func(d admin.DeadLetter) (string, uint64, string) { return d.Destination, d.Seq, d.SourceID },
+	list:   admin.API.DeadList,
+	retry:  func(api admin.API) func(store.Selector) (int, error) { return api.DeadRetry },
+	drop:   func(api admin.API) func(store.Selector) (int, error) { return api.DeadDrop },
+	header: "DESTINATION\tSEQ\tONOFF ID\tATTEMPTS\tRECEIVED\tLAST ERROR",
+	row: func(d admin.DeadLetter) string {
+		return fmt.Sprintf("%s\t%d\t%s\t%d\t%s\t%s", cell(d.Destination), d.Seq, cell(d.SourceID), d.Attempts, d.Received.Format(time.RFC3339), cell(d.LastError))
+	},
+}
+
+var parkedKind = jobKind[admin.ParkedSMS]{
+	name: "parked", noun: "parked SMS",
+	ref:    func(p admin.ParkedSMS) (string, uint64, string) { return p.Destination, p.Seq, p.SourceID },
+	list:   admin.API.ParkedList,
+	retry:  func(api admin.API) func(store.Selector) (int, error) { return api.ParkedRetry },
+	drop:   func(api admin.API) func(store.Selector) (int, error) { return api.ParkedDrop },
+	header: "DESTINATION\tSEQ\tONOFF ID\tRECEIVED\tPARKED\tNEXT RECHECK",
+	row: func(p admin.ParkedSMS) string {
+		return fmt.Sprintf("%s\t%d\t%s\t%s\t%s\t%s", cell(p.Destination), p.Seq, cell(p.SourceID), p.Received.Format(time.RFC3339),
+			p.Parked.Format(time.RFC3339), p.NextRecheck.Format(time.RFC3339))
+	},
+}
+
+func cmdDead(e *env, args []string) error { return cmdJobs(e, args, deadKind) }
+
+// cmdParked is `onoffsync parked list|retry|drop`: SMS waiting for their contact (match.on_no_match: park).
+// retry matches them again now; drop deletes them unlogged.
+func cmdParked(e *env, args []string) error { return cmdJobs(e, args, parkedKind) }
+
+func cmdJobs[T any](e *env, args []string, k jobKind[T]) error {
+	fs, path := e.flags(k.name)
 	dest := fs.String("destination", "", "only this destination")
 	seq := fs.Uint64("seq", 0, "only this event (with --destination)")
-	onoffID := fs.String("id", "", "only the dead letters of this Onoff SMS id")
-	all := fs.Bool("all", false, "every dead letter (retry, drop)")
+	onoffID := fs.String("id", "", "only the "+k.noun+"s of this Onoff SMS id")
+	all := fs.Bool("all", false, "every "+k.noun+" (retry, drop)")
 	limit := fs.Int("limit", 100, "list at most this many")
 	asJSON := fs.Bool("json", false, "print JSON (list)")
 	pos, err := parse(fs, args)
@@ -45,19 +88,19 @@ func cmdDead(e *env, args []string) error {
 	}
 	defer done()
 	sels := []store.Selector{{Dest: *dest, Seq: *seq}}
-	if *onoffID != "" { // resolve the Onoff id to its dead jobs, in every destination unless one is named
-		dl, err := api.DeadList(*dest, 1<<30)
+	if *onoffID != "" { // resolve the Onoff id to its jobs, in every destination unless one is named
+		l, err := k.list(api, *dest, 1<<30)
 		if err != nil {
 			return err
 		}
 		sels = nil
-		for _, d := range dl {
-			if d.SourceID == *onoffID {
-				sels = append(sels, store.Selector{Dest: d.Destination, Seq: d.Seq})
+		for _, x := range l {
+			if d, s, id := k.ref(x); id == *onoffID {
+				sels = append(sels, store.Selector{Dest: d, Seq: s})
 			}
 		}
 		if len(sels) == 0 && action != "list" {
-			return fmt.Errorf("no dead letter with Onoff id %q", *onoffID)
+			return fmt.Errorf("no %s with Onoff id %q", k.noun, *onoffID)
 		}
 	}
 	apply := func(fn func(store.Selector) (int, error)) (int, error) {
@@ -73,34 +116,34 @@ func cmdDead(e *env, args []string) error {
 	}
 	switch action {
 	case "list":
-		dl, err := api.DeadList(*dest, *limit)
+		l, err := k.list(api, *dest, *limit)
 		if err != nil {
 			return err
 		}
 		if *onoffID != "" {
-			dl = slices.DeleteFunc(dl, func(d admin.DeadLetter) bool { return d.SourceID != *onoffID })
+			l = slices.DeleteFunc(l, func(x T) bool { _, _, id := k.ref(x); return id != *onoffID })
 		}
 		if *asJSON {
-			return printJSON(e.stdout, dl)
+			return printJSON(e.stdout, l)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
-		fmt.Fprintln(tw, "DESTINATION\tSEQ\tONOFF ID\tATTEMPTS\tRECEIVED\tLAST ERROR")
-		for _, d := range dl {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\n", d.Destination, d.Seq, d.SourceID, d.Attempts, d.Received.Format(time.RFC3339), d.LastError)
+		fmt.Fprintln(tw, k.header)
+		for _, x := range l {
+			fmt.Fprintln(tw, k.row(x))
 		}
 		return tw.Flush()
 	case "retry":
-		n, err := apply(api.DeadRetry)
+		n, err := apply(k.retry(api))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%d dead letter(s) queued again\n", n)
+		fmt.Fprintf(e.stdout, "%d %s(s) queued again\n", n, k.noun)
 	case "drop":
-		n, err := apply(api.DeadDrop)
+		n, err := apply(k.drop(api))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%d dead letter(s) dropped\n", n)
+		fmt.Fprintf(e.stdout, "%d %s(s) dropped\n", n, k.noun)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func cmdQuarantine(e *env, args []string) error {
 		tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEQ\tRECEIVED\tONOFF ID\tPROBLEMS")
 		for _, ev := range q {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", ev.Seq, ev.Received.Format(time.RFC3339), ev.SourceID, problemList(ev.Problems))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", ev.Seq, ev.Received.Format(time.RFC3339), cell(ev.SourceID), problemList(ev.Problems))
 		}
 		return tw.Flush()
 	case "show":
@@ -93,5 +93,5 @@ func problemList(p map[string]string) string {
 		out = append(out, k+": "+v)
 	}
 	sort.Strings(out)
-	return strings.Join(out, "; ")
+	return cell(strings.Join(out, "; "))
 }

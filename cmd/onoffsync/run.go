@@ -24,7 +24,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	cmds := map[string]func(*env, []string) error{
-		"serve": cmdServe, "check": cmdCheck, "status": cmdStatus, "dead": cmdDead, "quarantine": cmdQuarantine,
+		"serve": cmdServe, "check": cmdCheck, "status": cmdStatus, "dead": cmdDead, "parked": cmdParked, "quarantine": cmdQuarantine,
 		"mapping": cmdMapping, "version": cmdVersion, "forget": cmdForget, "calls": cmdCalls, "setup": cmdSetup,
 	}
 	name := args[1]

@@ -265,7 +265,7 @@ destinations`, fmt.Sprintf("listen: %q\ndestinations", m[2]), 1)
 		t.Fatalf("serve exited %d: %s", code, stderr.String())
 	}
 	code, out, errs = runCmd(t, env, "status", "--config", cfg)
-	if code != 0 || !strings.Contains(out, "server: offline") || !regexp.MustCompile(`audit\s+log\s+0\s+0\s+0\s+1`).MatchString(out) {
+	if code != 0 || !strings.Contains(out, "server: offline") || !regexp.MustCompile(`audit\s+log\s+0\s+0\s+0\s+0\s+1`).MatchString(out) {
 		t.Errorf("offline status: exit %d, %s %s", code, out, errs)
 	}
 	code, out, _ = runCmd(t, env, "dead", "list", "--config", cfg)
@@ -369,6 +369,54 @@ func TestDeadLettersOffline(t *testing.T) {
 	}
 }
 
+// TestParkedOffline: `parked list` shows parked SMS by Onoff id, `status` counts them, `parked retry --id`
+// makes one pending and `parked drop --all` deletes the rest.
+func TestParkedOffline(t *testing.T) {
+	cfgPath := writeConfig(t, minimalConfig)
+	dbPath := filepath.Join(filepath.Dir(cfgPath), "data", "onoffsync.db")
+	os.MkdirAll(filepath.Dir(dbPath), 0o700)
+	st, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"sms-p1", "sms-p2", "sms-p3"} {
+		st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: id, Raw: []byte(`{}`)}, []string{"audit"})
+	}
+	jobs, _, _ := st.Claim("audit", time.Now(), 10)
+	var outs []store.Outcome
+	for _, j := range jobs {
+		outs = append(outs, store.Outcome{Dest: "audit", Seq: j.Job.Seq, State: store.Parked, NextAttempt: time.Now().Add(time.Hour)})
+	}
+	st.Complete(outs)
+	st.Close()
+
+	env := map[string]string{"ONOFF_API_KEY": "k"}
+	code, out, errs := runCmd(t, env, "parked", "list", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, "NEXT RECHECK") || strings.Count(out, "sms-p") != 3 {
+		t.Fatalf("parked list: exit %d, %s %s", code, out, errs)
+	}
+	code, out, _ = runCmd(t, env, "status", "--config", cfgPath)
+	if code != 0 || !strings.Contains(out, "PARKED") {
+		t.Errorf("status: exit %d, %s; want a PARKED column", code, out)
+	}
+	code, out, errs = runCmd(t, env, "parked", "retry", "--id", "sms-p2", "--config", cfgPath)
+	if code != 0 || !strings.HasPrefix(out, "1 parked SMS(s) queued again") {
+		t.Errorf("parked retry --id: exit %d, %s %s", code, out, errs)
+	}
+	code, _, errs = runCmd(t, env, "parked", "drop", "--id", "sms-p2", "--config", cfgPath)
+	if code != 1 || !strings.Contains(errs, `no parked SMS with Onoff id "sms-p2"`) {
+		t.Errorf("parked drop of a retried one: exit %d, %s", code, errs)
+	}
+	code, out, _ = runCmd(t, env, "parked", "drop", "--all", "--config", cfgPath)
+	if code != 0 || !strings.HasPrefix(out, "2 parked SMS(s) dropped") {
+		t.Errorf("parked drop --all: exit %d, %s", code, out)
+	}
+	code, out, _ = runCmd(t, env, "status", "--config", cfgPath, "--json")
+	if code != 0 || !strings.Contains(out, `"pending": 1`) || !strings.Contains(out, `"parked": 0`) {
+		t.Errorf("status after retry and drop: %s", out)
+	}
+}
+
 // TestCallsRequeueIgnored: call events an older version stored as ignored stay so until the admin runs
 // `calls requeue-ignored`, which queues the valid ones for every destination that syncs calls, once.
 func TestCallsRequeueIgnored(t *testing.T) {
@@ -449,5 +497,27 @@ func TestCorruptDataFile(t *testing.T) {
 		if got, err := os.ReadFile(dbPath); err != nil || !bytes.Equal(got, damage.data) {
 			t.Errorf("%s: the data file changed (%d bytes, %v)", damage.name, len(got), err)
 		}
+	}
+}
+
+// TestTablesEscapeControlCharacters: an Onoff id or a CRM error carrying escape sequences or newlines is shown
+// escaped in `dead list`, never acting on the terminal nor forging a row.
+func TestTablesEscapeControlCharacters(t *testing.T) {
+	cfgPath := writeConfig(t, minimalConfig)
+	dbPath := filepath.Join(filepath.Dir(cfgPath), "data", "onoffsync.db")
+	os.MkdirAll(filepath.Dir(dbPath), 0o700)
+	st, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Enqueue(store.Event{Class: "sms", Status: store.Accepted, SourceID: "sms-\x1b[2J\u202e", Raw: []byte(`{}`)}, []string{"audit"})
+	jobs, _, _ := st.Claim("audit", time.Now(), 10)
+	st.Complete([]store.Outcome{{Dest: "audit", Seq: jobs[0].Job.Seq, State: store.Dead, Attempted: true,
+		Error: "bad\x1b]0;pwned\x07\naudit\t99\tforged"}})
+	st.Close()
+	code, out, errs := runCmd(t, map[string]string{"ONOFF_API_KEY": "k-123456"}, "dead", "list", "--config", cfgPath)
+	if code != 0 || strings.ContainsAny(out, "\x1b\x07\u202e") || strings.Count(out, "\n") != 2 ||
+		!strings.Contains(out, `sms-\x1b[2J\u202e`) || !strings.Contains(out, `bad\x1b]0;pwned\a\naudit\t99\tforged`) {
+		t.Errorf("dead list: exit %d, stdout %q %s; want two lines with the id and error escaped", code, out, errs)
 	}
 }

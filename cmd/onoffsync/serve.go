@@ -17,6 +17,10 @@ import (
 	"github.com/onoffsync/onoffsync/store"
 )
 
+// shutdownGrace is how long serve waits for in-flight requests on SIGTERM: well within Docker's 10 s stop
+// timeout, and far above one fsync'd commit.
+const shutdownGrace = 5 * time.Second
+
 func cmdServe(e *env, args []string) error {
 	fs, path := e.flags("serve")
 	if pos, err := parse(fs, args); err != nil {
@@ -40,6 +44,9 @@ func cmdServe(e *env, args []string) error {
 // in-flight requests, stops the loops and closes the store. Each value from reload reloads the mappings.
 func serve(ctx context.Context, cfg *connector.Config, opts connector.Options, reload <-chan struct{}, ready func(receiver, admin net.Addr)) error {
 	log := opts.Logger
+	for _, n := range cfg.Notes {
+		log.Warn("config: " + n)
+	}
 	if len(cfg.Server.APIKeys) == 0 {
 		log.Warn("webhook authentication is OFF (server.allow_unauthenticated): anyone who can reach the receiver can post events")
 	} else if cfg.UsesDevKey() {
@@ -125,10 +132,16 @@ func serve(ctx context.Context, cfg *connector.Config, opts connector.Options, r
 	case runErr = <-errc:
 	}
 	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	receiver.Shutdown(shutCtx) // stop accepting; in-flight webhooks finish and are committed
-	adminSrv.Shutdown(shutCtx)
+	// Stop accepting; in-flight webhooks finish and are committed. A body still trickling in when the grace
+	// ends is cut (it was never answered 200, so Onoff sends it again).
+	if receiver.Shutdown(shutCtx) != nil {
+		receiver.Close()
+	}
+	if adminSrv.Shutdown(shutCtx) != nil {
+		adminSrv.Close()
+	}
 	stopLoops()
 	wg.Wait()
 	return runErr

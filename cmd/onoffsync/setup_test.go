@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/onoffsync/onoffsync/crm/hubspot/hubspottest"
+	"github.com/onoffsync/onoffsync/crm/salesforce/salesforcetest"
 )
 
 // TestSetupHubSpot: a dry run prints what it would create and creates nothing; setup creates
@@ -66,5 +67,44 @@ func TestSetupErrors(t *testing.T) {
 	}
 	if code, out, errs := runCmd(t, env, "setup", "--destination", "audit", "--config", cfg); code != 0 || !strings.Contains(out, "nothing to set up") {
 		t.Errorf("log destination: exit %d, %s %s", code, out, errs)
+	}
+}
+
+// TestSetupSalesforce: a dry run sends no write; a user without "Customize Application" gets an admin's exact
+// steps on stdout and one line naming the permission (exit 1); with it, setup creates the field and the
+// permission set, a second run finds them, and check --online then names the exact id field.
+func TestSetupSalesforce(t *testing.T) {
+	for _, lacks := range []bool{true, false} {
+		sf := salesforcetest.New(salesforcetest.Options{ClientID: "id", ClientSecret: "secret", LacksCustomizeApplication: lacks})
+		defer sf.Close()
+		cfg := writeConfig(t, minimalConfig+fmt.Sprintf("  - {name: sf, type: salesforce, login_url: %q, auth: client_credentials, client_id: id, client_secret: secret}\n", sf.URL()))
+		env := map[string]string{"ONOFF_API_KEY": "k"}
+		writes := func() int {
+			return sf.Calls(salesforcetest.EndpointCustomFieldCreate) + sf.Calls(salesforcetest.EndpointCreate)
+		}
+		code, out, errs := runCmd(t, env, "setup", "--destination", "sf", "--dry-run", "--config", cfg)
+		if code != 0 || strings.Count(out, ": would create") != 4 || writes() != 0 {
+			t.Errorf("dry run: exit %d, %s %s, %d writes; want 4 planned steps, no write", code, out, errs, writes())
+		}
+		code, out, errs = runCmd(t, env, "setup", "--destination", "sf", "--config", cfg)
+		if lacks {
+			if code != 1 || !strings.Contains(out, "Object Manager > Activity") || !strings.Contains(out, "Manage Assignments") ||
+				!strings.Contains(errs, `"Customize Application"`) || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+				t.Errorf("without Customize Application: exit %d, stdout %s, stderr %q", code, out, errs)
+			}
+			continue
+		}
+		if code != 0 || strings.Count(out, ": created") != 4 {
+			t.Errorf("setup: exit %d, %s %s", code, out, errs)
+		}
+		n := writes()
+		code, out, errs = runCmd(t, env, "setup", "--destination", "sf", "--config", cfg)
+		if code != 0 || strings.Count(out, ": exists") != 4 || writes() != n {
+			t.Errorf("second run: exit %d, %s %s, %d more writes", code, out, errs, writes()-n)
+		}
+		code, out, errs = runCmd(t, env, "check", "--online", "--config", cfg)
+		if code != 0 || !strings.Contains(out, "never twice: SMS and calls: id field Onoff_Message_Id__c (exact)") {
+			t.Errorf("check after setup: exit %d, %s %s", code, out, errs)
+		}
 	}
 }

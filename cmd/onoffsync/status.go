@@ -34,7 +34,7 @@ func cmdStatus(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "server: %s   quarantine: %d\n", st.Server, st.Quarantine)
 	tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "DESTINATION\tTYPE\tPENDING\tIN FLIGHT\tRETRYING\tDONE\tSKIPPED\tDEAD\tOLDEST PENDING\tRATE\tSTATE")
+	fmt.Fprintln(tw, "DESTINATION\tTYPE\tPENDING\tIN FLIGHT\tRETRYING\tPARKED\tDONE\tSKIPPED\tDEAD\tOLDEST PENDING\tRATE\tSTATE")
 	for _, d := range st.Destinations {
 		c := d.Counts
 		oldest := "-"
@@ -58,8 +58,8 @@ func cmdStatus(e *env, args []string) error {
 				state = "last error: " + d.Live.LastError
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", d.Name, d.Type, c[store.Pending], c[store.InFlight],
-			c[store.Retrying], c[store.Done], c[store.Skipped], c[store.Dead], oldest, rate, state)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", cell(d.Name), cell(d.Type), c[store.Pending], c[store.InFlight],
+			c[store.Retrying], c[store.Parked], c[store.Done], c[store.Skipped], c[store.Dead], oldest, cell(rate), cell(state))
 	}
 	return tw.Flush()
 }

@@ -32,6 +32,8 @@ Usage:
   onoffsync check      [--config FILE] [--online] validate the config and mappings (--online: test CRM credentials)
   onoffsync status     [--config FILE] [--json]   per destination: jobs by state, oldest pending, pauses
   onoffsync dead       list|retry|drop [--config FILE] [--id ONOFF_ID] [--destination D] [--seq N] [--all]
+  onoffsync parked     list|retry|drop [--config FILE] [--id ONOFF_ID] [--destination D] [--seq N] [--all]
+                       SMS waiting for their contact (match.on_no_match: park): retry matches again now
   onoffsync quarantine list|show|requeue|drop [SEQ] [--config FILE]
   onoffsync forget     --number N | --email E [--config FILE]   erase one person's stored events (GDPR)
   onoffsync calls      requeue-ignored [--since TIME] [--config FILE]   sync call events stored as ignored (before upgrading)

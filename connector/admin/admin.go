@@ -18,6 +18,9 @@ type API interface {
 	DeadList(dest string, limit int) ([]DeadLetter, error)
 	DeadRetry(sel store.Selector) (int, error)
 	DeadDrop(sel store.Selector) (int, error)
+	ParkedList(dest string, limit int) ([]ParkedSMS, error)
+	ParkedRetry(sel store.Selector) (int, error)
+	ParkedDrop(sel store.Selector) (int, error)
 	QuarantineList(limit int) ([]QuarantinedEvent, error)
 	QuarantineShow(seq uint64) (QuarantinedEvent, error)
 	QuarantineRequeue(seq uint64) (QuarantinedEvent, error)
@@ -133,6 +136,37 @@ func (a *Service) DeadRetry(sel store.Selector) (int, error) { return a.store.Re
 
 // DeadDrop deletes the selected dead jobs.
 func (a *Service) DeadDrop(sel store.Selector) (int, error) { return a.store.DropDead(sel) }
+
+// ParkedSMS is a parked job (no contact matched yet) as admins see it.
+type ParkedSMS struct {
+	Destination string    `json:"destination"`
+	Seq         uint64    `json:"seq"`
+	SourceID    string    `json:"onoff_id"`
+	Received    time.Time `json:"received"`
+	Parked      time.Time `json:"parked"`       // when it was first parked; park_for counts from here
+	NextRecheck time.Time `json:"next_recheck"` // when the sync loop matches it again
+	LastError   string    `json:"last_error,omitempty"`
+}
+
+// ParkedList lists parked jobs of dest ("" for all), in the order they are rechecked.
+func (a *Service) ParkedList(dest string, limit int) ([]ParkedSMS, error) {
+	jobs, err := a.store.ParkedJobs(dest, limit)
+	if err != nil {
+		return nil, fmt.Errorf("parked: %w", err)
+	}
+	out := make([]ParkedSMS, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, ParkedSMS{Destination: j.Job.Dest, Seq: j.Job.Seq, SourceID: j.Event.SourceID, Received: j.Event.Received,
+			Parked: j.Job.ParkedAt, NextRecheck: j.Job.NextAttempt, LastError: j.Job.LastError})
+	}
+	return out, nil
+}
+
+// ParkedRetry makes the selected parked jobs pending, to be matched again now.
+func (a *Service) ParkedRetry(sel store.Selector) (int, error) { return a.store.RetryParked(sel) }
+
+// ParkedDrop deletes the selected parked jobs: they are not logged.
+func (a *Service) ParkedDrop(sel store.Selector) (int, error) { return a.store.DropParked(sel) }
 
 // QuarantinedEvent is a quarantined webhook as admins see it.
 type QuarantinedEvent struct {

@@ -135,11 +135,29 @@ func (c *Client) Status() (Status, error) {
 
 func (c *Client) DeadList(dest string, limit int) ([]DeadLetter, error) {
 	var out []DeadLetter
-	q := fmt.Sprintf("/admin/dead?limit=%d", limit)
+	return out, c.do(http.MethodGet, listPath("/admin/dead", dest, limit), nil, &out)
+}
+
+// listPath is a list endpoint's path with its limit and optional destination.
+func listPath(path, dest string, limit int) string {
+	q := fmt.Sprintf("%s?limit=%d", path, limit)
 	if dest != "" {
 		q += "&destination=" + url.QueryEscape(dest)
 	}
-	return out, c.do(http.MethodGet, q, nil, &out)
+	return q
+}
+
+func (c *Client) ParkedList(dest string, limit int) ([]ParkedSMS, error) {
+	var out []ParkedSMS
+	return out, c.do(http.MethodGet, listPath("/admin/parked", dest, limit), nil, &out)
+}
+
+func (c *Client) ParkedRetry(sel store.Selector) (int, error) {
+	return c.selected("/admin/parked/retry", sel)
+}
+
+func (c *Client) ParkedDrop(sel store.Selector) (int, error) {
+	return c.selected("/admin/parked/drop", sel)
 }
 
 func (c *Client) selected(path string, sel store.Selector) (int, error) {

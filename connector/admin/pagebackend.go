@@ -53,7 +53,7 @@ func (b pageBackend) Overview(ctx context.Context) (page.Overview, error) {
 	now := a.now()
 	for _, d := range st.Destinations {
 		pd := page.Destination{Name: d.Name, Type: d.Type, Pending: d.Counts[store.Pending] + d.Counts[store.InFlight],
-			Retrying: d.Counts[store.Retrying], Dead: d.Counts[store.Dead], OldestPending: d.OldestPending}
+			Retrying: d.Counts[store.Retrying], Parked: d.Counts[store.Parked], Dead: d.Counts[store.Dead], OldestPending: d.OldestPending}
 		if l := d.Live; l != nil {
 			pd.Paused, pd.PauseReason, pd.PausedUntil, pd.LastError = l.Paused, l.PauseReason, l.PausedUntil, l.LastError
 			for kind, r := range l.Rates {
@@ -205,6 +205,20 @@ func (b pageBackend) deadAction(refs []page.DeadRef, act func(store.Selector) (i
 	return n, nil
 }
 
+// Parked lists the SMS parked until their contact exists (match.on_no_match: park), in recheck order.
+func (b pageBackend) Parked(ctx context.Context, limit int) ([]page.Parked, error) {
+	list, err := b.a.ParkedList("", limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]page.Parked, 0, len(list))
+	for _, p := range list {
+		out = append(out, page.Parked{DeadRef: page.DeadRef{Destination: p.Destination, Seq: p.Seq}, OnoffID: p.SourceID,
+			Reason: "no matching contact yet; matched again " + p.NextRecheck.UTC().Format("2006-01-02 15:04 UTC"), Since: p.Parked})
+	}
+	return out, nil
+}
+
 func (b pageBackend) RetryDead(ctx context.Context, refs []page.DeadRef) (int, error) {
 	return b.deadAction(refs, b.a.DeadRetry)
 }
@@ -291,7 +305,7 @@ func (b pageBackend) Find(ctx context.Context, q string, limit int) ([]page.Foun
 		}
 		for _, j := range jobs {
 			d := page.Delivery{Destination: j.Dest, State: j.State, Attempts: j.Attempts, Error: j.LastError, RecordID: j.RecordID}
-			if j.State == store.Pending || j.State == store.Retrying {
+			if j.State == store.Pending || j.State == store.Retrying || j.State == store.Parked {
 				d.NextAttempt = j.NextAttempt
 			}
 			if j.State == store.Done || j.State == store.Skipped {

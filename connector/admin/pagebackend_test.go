@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -111,6 +112,36 @@ func TestPageBackend(t *testing.T) {
 	}
 	if p, err := b.Preview(ctx, "audit", []byte(`{"id":1}`)); err != nil || len(p.Errors) == 0 {
 		t.Errorf("preview of a bad payload: got %+v, %v; want its problems", p, err)
+	}
+}
+
+// TestPageBackendParked: the page's backend parks (so the page links to its Parked view), lists parked SMS
+// by Onoff id with when they were parked, and counts them on the overview.
+func TestPageBackendParked(t *testing.T) {
+	e := newEnv(t)
+	b := pageBackend{e.admin}
+	ctx := context.Background()
+	e.sms(t, docsExample)
+	jobs, _, err := e.store.Claim("audit", time.Now(), 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+	}
+	next := time.Now().Add(time.Hour)
+	if err := e.store.Complete([]store.Outcome{{Dest: "audit", Seq: jobs[0].Job.Seq, State: store.Parked, NextAttempt: next}}); err != nil {
+		t.Fatal(err)
+	}
+	var parker page.Parker = b
+	list, err := parker.Parked(ctx, 10)
+	if err != nil || len(list) != 1 || list[0].OnoffID != "12345" || list[0].Since.IsZero() ||
+		!strings.Contains(list[0].Reason, next.UTC().Format("2006-01-02 15:04")) {
+		t.Fatalf("parked: got %+v, %v; want 12345 with its park time and next recheck", list, err)
+	}
+	if ov, err := b.Overview(ctx); err != nil || ov.Destinations[0].Parked != 1 {
+		t.Errorf("overview: got %+v, %v; want 1 parked", ov, err)
+	}
+	found, err := b.Find(ctx, "12345", 10)
+	if err != nil || len(found) != 1 || found[0].Deliveries[0].State != store.Parked || found[0].Deliveries[0].NextAttempt.IsZero() {
+		t.Errorf("find: got %+v, %v; want the delivery parked with its next recheck", found, err)
 	}
 }
 

@@ -41,6 +41,9 @@ func (a *Service) Handler(metrics *connector.Metrics, log *slog.Logger) http.Han
 	g.GET("/dead", h.deadList)
 	g.POST("/dead/retry", h.deadRetry)
 	g.POST("/dead/drop", h.deadDrop)
+	g.GET("/parked", h.parkedList)
+	g.POST("/parked/retry", h.parkedRetry)
+	g.POST("/parked/drop", h.parkedDrop)
 	g.GET("/quarantine", h.quarantineList)
 	g.GET("/quarantine/:seq", h.quarantineShow)
 	g.POST("/quarantine/:seq/requeue", h.quarantineRequeue)
@@ -93,7 +96,9 @@ func (h *handlers) pprof(c *gin.Context) {
 		w.Write([]byte(`{"error":"profiles are served only when admin.token is set"}`))
 		return
 	}
-	if sec, err := strconv.Atoi(req.URL.Query().Get("seconds")); err == nil && sec > 60 {
+	// pprof reads seconds as an integer (profile) or a decimal (trace): refuse anything over 60 either way,
+	// and NaN.
+	if sec, err := strconv.ParseFloat(req.URL.Query().Get("seconds"), 64); err == nil && !(sec <= 60) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"error":"seconds must be at most 60"}`))
@@ -122,6 +127,15 @@ func (h *handlers) deadList(c *gin.Context) {
 func (h *handlers) deadRetry(c *gin.Context) { selected(c, h.a.DeadRetry) }
 
 func (h *handlers) deadDrop(c *gin.Context) { selected(c, h.a.DeadDrop) }
+
+func (h *handlers) parkedList(c *gin.Context) {
+	pl, err := h.a.ParkedList(c.Query("destination"), limit(c))
+	respond(c, pl, err)
+}
+
+func (h *handlers) parkedRetry(c *gin.Context) { selected(c, h.a.ParkedRetry) }
+
+func (h *handlers) parkedDrop(c *gin.Context) { selected(c, h.a.ParkedDrop) }
 
 func (h *handlers) quarantineList(c *gin.Context) {
 	evs, err := h.a.QuarantineList(limit(c))
@@ -230,7 +244,7 @@ func withSeq[T any](c *gin.Context, fn func(uint64) (T, error)) {
 	respond(c, v, err)
 }
 
-// selectorBody is the JSON body of dead-letter actions: {"destination": "...", "seq": N} or {"all": true}.
+// selectorBody is the JSON body of dead-letter and parked-SMS actions: {"destination": "...", "seq": N} or {"all": true}.
 type selectorBody struct {
 	Destination string `json:"destination"`
 	Seq         uint64 `json:"seq"`

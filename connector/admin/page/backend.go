@@ -78,6 +78,7 @@ type Destination struct {
 	PausedUntil time.Time
 	Pending     int64 // waiting for a first attempt, or being sent
 	Retrying    int64
+	Parked      int64 // SMS waiting for their contact (match.on_no_match: park)
 	Dead        int64
 	// OldestPending is when the oldest job still to deliver was queued; zero when none.
 	OldestPending time.Time

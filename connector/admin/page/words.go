@@ -147,7 +147,8 @@ func direction(s SMS) string {
 }
 
 var stateWords = map[string]string{"pending": "waiting", "in_flight": "being sent", "retrying": "will retry",
-	"done": "logged", "skipped": "skipped by the mapping", "dead": "dead letter"}
+	"done": "logged", "skipped": "skipped by the mapping", "dead": "dead letter",
+	"parked": "parked until its contact exists"}
 
 func stateText(s string) string {
 	if w, ok := stateWords[s]; ok {

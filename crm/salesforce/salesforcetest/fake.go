@@ -30,7 +30,10 @@ const (
 	EndpointUpsert           = "upsert"            // PATCH .../sobjects/{type}/{field}/{value}
 	EndpointCollection       = "collection"        // POST .../composite/sobjects
 	EndpointCollectionUpsert = "collection_upsert" // PATCH .../composite/sobjects/{type}/{field}
-	EndpointCollectionUpdate = "collection_update" // PATCH .../composite/sobjects
+	EndpointToolingQuery     = "tooling_query"     // GET  .../tooling/query
+	// EndpointCustomFieldCreate is POST .../tooling/sobjects/CustomField.
+	EndpointCustomFieldCreate = "custom_field_create"
+	EndpointCollectionUpdate  = "collection_update" // PATCH .../composite/sobjects
 )
 
 // Options configure the fake. Zero values give an org that accepts nothing but seeded data until
@@ -65,6 +68,12 @@ type Options struct {
 	Hidden map[string][]string
 	// ReadOnlyObjects are objects the integration user cannot create or update (describe says so).
 	ReadOnlyObjects []string
+	// LacksCustomizeApplication refuses the Tooling API's CustomField create, as for a user without the
+	// "Customize Application" permission.
+	LacksCustomizeApplication bool
+	// LacksManagePermissionSets refuses creating PermissionSet, FieldPermissions and
+	// PermissionSetAssignment records ("Manage Profiles and Permission Sets", "Assign Permission Sets").
+	LacksManagePermissionSets bool
 }
 
 // Fault is an injected failure: the next Times calls of an endpoint answer Status with Body and Header
@@ -126,6 +135,7 @@ type Server struct {
 	extIndex map[string][]string // Task external id value -> ids
 	byType   map[string][]string // type -> ids in creation order
 	phones   map[string][]string // phone digits -> ids (phone fields at creation)
+	custom   []customField       // custom fields created through the Tooling API (setup.go)
 	writes   map[string]int      // record id -> how many collection updates changed it
 }
 
@@ -155,6 +165,8 @@ func New(opts Options) *Server {
 	mux.HandleFunc("GET /services/data/{v}/query", s.wrap(EndpointQuery, true, s.query))
 	mux.HandleFunc("POST /services/data/{v}/sobjects/{type}", s.wrap(EndpointCreate, true, s.create))
 	mux.HandleFunc("GET /services/data/{v}/sobjects/{type}/{id}", s.wrap(EndpointGet, true, s.get))
+	mux.HandleFunc("GET /services/data/{v}/tooling/query", s.wrap(EndpointToolingQuery, true, s.toolingQuery))
+	mux.HandleFunc("POST /services/data/{v}/tooling/sobjects/CustomField", s.wrap(EndpointCustomFieldCreate, true, s.createCustomField))
 	mux.HandleFunc("GET /services/data/{v}/sobjects/{type}/describe", s.wrap(EndpointDescribe, true, s.describe))
 	mux.HandleFunc("PATCH /services/data/{v}/sobjects/{type}/{field}/{value}", s.wrap(EndpointUpsert, true, s.upsert))
 	mux.HandleFunc("POST /services/data/{v}/composite/sobjects", s.wrap(EndpointCollection, true, s.collection))

@@ -70,6 +70,16 @@ var standardFields = map[string][]Field{
 		rw("Type", "picklist", 255), {Name: "TaskSubtype", Type: "picklist", Length: 255, CreateOnly: true},
 		rw("CallType", "picklist", 255), rw("CallDurationInSeconds", "int", 0), rw("CallDisposition", "string", 255),
 		rw("CallObject", "string", 255), ro("LastModifiedDate", "datetime", 0), ro("CreatedDate", "datetime", 0), ro("CreatedById", "reference", 18)},
+	// Setup objects (Object Reference: PermissionSet, FieldPermissions, PermissionSetAssignment), for
+	// onoffsync setup.
+	"PermissionSet": {ro("Id", "id", 18), must("Name", "string", 80), must("Label", "string", 80),
+		rw("Description", "textarea", 255), ro("CreatedDate", "datetime", 0), ro("CreatedById", "reference", 18),
+		ro("LastModifiedDate", "datetime", 0)},
+	"FieldPermissions": {ro("Id", "id", 18), must("ParentId", "reference", 18), must("SobjectType", "picklist", 40),
+		must("Field", "picklist", 255), rw("PermissionsRead", "boolean", 0), rw("PermissionsEdit", "boolean", 0),
+		ro("CreatedDate", "datetime", 0), ro("CreatedById", "reference", 18), ro("LastModifiedDate", "datetime", 0)},
+	"PermissionSetAssignment": {ro("Id", "id", 18), must("PermissionSetId", "reference", 18), must("AssigneeId", "reference", 18),
+		ro("CreatedDate", "datetime", 0), ro("CreatedById", "reference", 18), ro("LastModifiedDate", "datetime", 0)},
 }
 
 // buildSchema is the org's schema: standard fields, the Task external-ID field and Options.Fields.

@@ -63,7 +63,9 @@ func (s *Server) validate(obj string, f map[string]any, existing *record) *recEr
 	}
 	maps.Copy(merged, f)
 	str := func(k string) string { v, _ := merged[k].(string); return v }
-	required := map[string][]string{"Lead": {"LastName", "Company"}, "Contact": {"LastName"}, "Account": {"Name"}}
+	required := map[string][]string{"Lead": {"LastName", "Company"}, "Contact": {"LastName"}, "Account": {"Name"},
+		"PermissionSet": {"Name", "Label"}, "FieldPermissions": {"ParentId", "SobjectType", "Field"},
+		"PermissionSetAssignment": {"PermissionSetId", "AssigneeId"}}
 	for _, k := range required[obj] {
 		if str(k) == "" {
 			return rerr("REQUIRED_FIELD_MISSING", fmt.Sprintf("Required fields are missing: [%s]", k), k)
@@ -214,7 +216,14 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if e := s.checkSetupRecord(obj, f); e != nil { // permission sets and their parts (setup.go)
+		writeJSON(w, http.StatusBadRequest, []apiError{*e})
+		return
+	}
 	id, e, dupID, dup := s.createOne(obj, f)
+	if e == nil && dup == nil {
+		s.applyGrants()
+	}
 	switch {
 	case dup != nil:
 		writeJSON(w, http.StatusBadRequest, s.duplicateBody(obj, dupID, dup, r.PathValue("v")))
