@@ -15,7 +15,8 @@ COPY --from=build /out/onoffsync /onoffsync
 COPY --from=build --chown=nonroot:nonroot /out/data /data
 COPY config.example.yaml /etc/onoffsync/config.yaml
 ENV ONOFFSYNC_CONFIG=/etc/onoffsync/config.yaml \
-    ONOFFSYNC_DATA_DIR=/data
+    ONOFFSYNC_DATA_DIR=/data \
+    ONOFFSYNC_LISTEN=:8080
 VOLUME /data
 EXPOSE 8080
 USER nonroot:nonroot

@@ -36,16 +36,18 @@ type Config struct {
 
 // ServerConfig is the webhook receiver.
 type ServerConfig struct {
-	Listen               string        `yaml:"listen"`
-	Path                 string        `yaml:"path"`
-	CallsPath            string        `yaml:"calls_path"`
-	APIKeys              []string      `yaml:"api_keys"`
-	AllowUnauthenticated bool          `yaml:"allow_unauthenticated"`
-	MaxBodyBytes         int64         `yaml:"max_body_bytes"`
-	TLSCert              string        `yaml:"tls_cert"`
-	TLSKey               string        `yaml:"tls_key"`
-	ReadHeaderTimeout    time.Duration `yaml:"read_header_timeout"`
-	ReadTimeout          time.Duration `yaml:"read_timeout"`
+	Listen               string   `yaml:"listen"`
+	Path                 string   `yaml:"path"`
+	CallsPath            string   `yaml:"calls_path"`
+	APIKeys              []string `yaml:"api_keys"`
+	AllowUnauthenticated bool     `yaml:"allow_unauthenticated"`
+	// AllowDevKeyOnPublicAddress lets the development key work on a listen address that is not loopback.
+	AllowDevKeyOnPublicAddress bool          `yaml:"allow_dev_key_on_public_address"`
+	MaxBodyBytes               int64         `yaml:"max_body_bytes"`
+	TLSCert                    string        `yaml:"tls_cert"`
+	TLSKey                     string        `yaml:"tls_key"`
+	ReadHeaderTimeout          time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout                time.Duration `yaml:"read_timeout"`
 }
 
 // AdminConfig is the admin listener (health, metrics, admin API, admin page).

@@ -137,3 +137,34 @@ func TestConfigTrimsKeys(t *testing.T) {
 		t.Errorf("notes (-want +got):\n%s", diff)
 	}
 }
+
+// TestSampleConfigFailsClosed: the sample works as is on loopback (the README's first command), but with the
+// image's ONOFFSYNC_LISTEN=:8080 and no ONOFF_API_KEY it refuses to load, naming the variable; a real key or
+// the explicit opt-in loads.
+func TestSampleConfigFailsClosed(t *testing.T) {
+	data, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `listen: "127.0.0.1:9090"`) {
+		t.Error(`the sample lost its admin line listen: "127.0.0.1:9090" (scripts read it)`)
+	}
+	load := func(env map[string]string) error {
+		_, err := ParseConfig("../config.example.yaml", data, func(k string) string { return env[k] })
+		return err
+	}
+	if err := load(nil); err != nil {
+		t.Errorf("sample on loopback: %v", err)
+	}
+	err = load(map[string]string{"ONOFFSYNC_LISTEN": ":8080"})
+	if err == nil || !strings.Contains(err.Error(), "server.api_keys: the development key") || !strings.Contains(err.Error(), "ONOFF_API_KEY") {
+		t.Errorf("image default without a key: %v; want a refusal naming ONOFF_API_KEY", err)
+	}
+	if err := load(map[string]string{"ONOFFSYNC_LISTEN": ":8080", "ONOFF_API_KEY": "a-real-key"}); err != nil {
+		t.Errorf("image with a key: %v", err)
+	}
+	optIn := strings.Replace(string(data), "  max_body_bytes:", "  allow_dev_key_on_public_address: true\n  max_body_bytes:", 1)
+	if _, err := ParseConfig("c.yaml", []byte(optIn), func(k string) string { return map[string]string{"ONOFFSYNC_LISTEN": "0.0.0.0:8080"}[k] }); err != nil {
+		t.Errorf("explicit opt-in: %v", err)
+	}
+}

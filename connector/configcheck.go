@@ -127,8 +127,11 @@ func (c *Config) validate(root *yaml.Node, add func(int, string, string, ...any)
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		add(line("server", "tls_cert"), "server.tls_cert", "tls_cert and tls_key go together")
 	}
-	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+	if rhost, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		add(line("server", "listen"), "server.listen", "%v", err)
+	} else if c.UsesDevKey() && !isLoopback(rhost) && !c.Server.AllowDevKeyOnPublicAddress {
+		// The development key is printed in the README: on a reachable address it is no key at all.
+		add(line("server", "api_keys"), "server.api_keys", "the development key %s only works on a loopback server.listen (here %q): set ONOFF_API_KEY to a real key (or server.allow_dev_key_on_public_address: true)", DevKey, c.Server.Listen)
 	}
 	if (c.Admin.TLSCert == "") != (c.Admin.TLSKey == "") {
 		add(line("admin", "tls_cert"), "admin.tls_cert", "tls_cert and tls_key go together")

@@ -299,12 +299,16 @@ var adminClient = &http.Client{Timeout: 10 * time.Second}
 
 // adminGet reads path from the admin listener with the admin token.
 func (p *proc) adminGet(ctx context.Context, path string) ([]byte, error) {
+	return p.adminGetWith(ctx, adminClient, path)
+}
+
+func (p *proc) adminGetWith(ctx context.Context, client *http.Client, path string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.admin+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := adminClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

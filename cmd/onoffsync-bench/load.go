@@ -314,7 +314,11 @@ func (b *bench) load() (*report, error) {
 	w := ss.blast("warm-up", o.senders, time.Duration(warm)*time.Millisecond, true)
 	smp := b.sample(srv)
 	b.progress("(b) onoffsync, %d senders at full speed, %s", o.senders, third)
+	prof := b.profile(srv, o.cpuprof, third)
 	full := ss.blast("(b) onoffsync full speed", o.senders, third, true)
+	if err := <-prof; err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
 	pk := smp.reset()
 	full.PeakRSS, full.PeakHeap = mb(pk.RSS), mb(pk.Heap)
 	b.progress("(c) onoffsync at %d req/s, %s", o.rate, third)
@@ -369,6 +373,26 @@ func (b *bench) load() (*report, error) {
 		return r, fmt.Errorf("%d acknowledged SMS missing and %d duplicated in HubSpot", d.Missing, d.Duplicates)
 	}
 	return r, nil
+}
+
+// profile writes srv's CPU profile over the next d to path (from the admin listener's /debug/pprof), and
+// sends its outcome; nothing when path is "".
+func (b *bench) profile(srv *proc, path string, d time.Duration) <-chan error {
+	done := make(chan error, 1)
+	if path == "" {
+		done <- nil
+		return done
+	}
+	go func() {
+		// Not adminClient: its timeout is shorter than a profile.
+		client := &http.Client{Timeout: d + time.Minute}
+		data, err := srv.adminGetWith(b.ctx, client, fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(int(d.Seconds()), 1)))
+		if err == nil {
+			err = os.WriteFile(path, data, 0o644)
+		}
+		done <- err
+	}()
+	return done
 }
 
 func dash(v float64) string {

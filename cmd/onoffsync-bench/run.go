@@ -18,9 +18,10 @@ const usage = `onoffsync-bench runs the real onoffsync binary against a fake Hub
 table of results and one JSON line.
 
 Usage:
-  onoffsync-bench load    [--duration 30s] [--senders 32] [--rate 1000] [--quick]
+  onoffsync-bench load    [--duration 30s] [--senders 32] [--rate 1000] [--quick] [--cpuprofile FILE]
       (a) a no-op gin server, (b) onoffsync at full speed, (c) onoffsync at a steady --rate, each for
-      --duration/3, then waits until every acknowledged SMS is delivered.
+      --duration/3, then waits until every acknowledged SMS is delivered. --cpuprofile writes the
+      binary's CPU profile during (b) (go tool pprof FILE).
   onoffsync-bench backlog [--events 1000000]
       pre-fills the data file offline, then measures how fast onoffsync drains it into the fake HubSpot.
   onoffsync-bench growth  [--duration 5m] [--rate 500]
@@ -58,6 +59,7 @@ type options struct {
 	bin      string
 	quick    bool
 	deadline time.Duration
+	cpuprof  string
 }
 
 // run is the whole program: it parses args, runs one scenario, prints its report, and returns the exit code.
@@ -131,6 +133,7 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (opt
 	fs.StringVar(&o.bin, "bin", getenv("ONOFFSYNC_BENCH_BIN"), "")
 	fs.BoolVar(&o.quick, "quick", false, "")
 	fs.DurationVar(&o.deadline, "deadline", 30*time.Minute, "")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "")
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
